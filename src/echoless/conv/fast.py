@@ -1,0 +1,229 @@
+r"""The production convolution: ``scipy.signal.convolve`` semantics, faster paths.
+
+:func:`convolve` computes the same 1-D real convolution as
+``scipy.signal.convolve(x, h, mode)`` with one of three exact methods:
+
+``"direct"``
+    ``numpy.convolve``: :math:`N K` multiply-adds, no transform. Wins for short
+    kernels.
+``"fft"``
+    One real FFT of the full length :math:`L = N + K - 1` (rounded up to a
+    5-smooth size): about :math:`3 \cdot \tfrac{L}{2}\log_2 L` butterflies.
+``"partitioned"``
+    Block (overlap-save) convolution: the signal is cut into blocks of ``B``
+    samples, the kernel into ``P = ceil(K / B)`` partitions (one when
+    ``B >= K``), and every block is convolved with every partition in an FFT of
+    size ``M >= B + min(K, B) - 1``. All blocks are transformed in one batched
+    call. Cost grows like :math:`N \log M` instead of :math:`L \log L`, with a
+    small, cache-friendly ``M``: it wins when the signal is much longer than the
+    kernel. This is the bulk twin of :class:`~echoless.conv.PartitionedConvolver`.
+
+``method="auto"`` evaluates a cost model of the three (constants measured on a
+laptop-class x86 core, see ``benchmarks/bench_convolution.py``) and runs the
+cheapest. All three agree with ``scipy.signal.convolve`` to about ``1e-12``
+relative to ``max|x| * sum|h|``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+from numpy.typing import ArrayLike
+
+from echoless._validation import as_signal, check_choice, check_positive_int
+
+MODES = ("full", "same", "valid")
+METHODS = ("auto", "direct", "fft", "partitioned")
+
+# Seconds per elementary operation, measured with benchmarks/bench_convolution.py
+# on one core; only their ratios matter for choosing a method.
+_DIRECT_SECONDS_PER_MAC = 1.6e-10
+_FFT_SECONDS_PER_BUTTERFLY = 1.0e-9
+_BLOCK_SECONDS_PER_MAC = 1.0e-9
+_CALL_OVERHEAD_SECONDS = 2.0e-5
+
+
+def _fft_cost(n_fft: int, n_transforms: float = 1.0) -> float:
+    return n_transforms * _FFT_SECONDS_PER_BUTTERFLY * 0.5 * n_fft * math.log2(max(n_fft, 2))
+
+
+def _direct_cost(n_x: int, n_h: int) -> float:
+    return _DIRECT_SECONDS_PER_MAC * n_x * n_h
+
+
+def _full_fft_cost(n_x: int, n_h: int) -> float:
+    n_fft = scipy.fft.next_fast_len(n_x + n_h - 1, real=True)
+    return _fft_cost(n_fft, 3.0)
+
+
+@lru_cache(maxsize=256)
+def _best_block(n_x: int, n_h: int) -> tuple[int, float]:
+    """Block size minimising the modelled cost of the partitioned method."""
+    best = (0, math.inf)
+    n_out = n_x + n_h - 1
+    for log_size in range(23):
+        block = 1 << log_size
+        if block > 4 * n_out:
+            break
+        partition = min(block, n_h)
+        n_partitions = -(-n_h // partition)
+        n_fft = scipy.fft.next_fast_len(block + partition - 1, real=True)
+        n_blocks = -(-n_out // block)
+        cost = (
+            _fft_cost(n_fft, n_blocks * 2.0 + n_partitions)
+            + _BLOCK_SECONDS_PER_MAC * n_blocks * n_partitions * (n_fft // 2 + 1)
+            + _CALL_OVERHEAD_SECONDS * n_partitions
+        )
+        if cost < best[1]:
+            best = (block, cost)
+    return best
+
+
+def estimate_costs(n_x: int, n_h: int) -> dict[str, float]:
+    """Modelled run time in seconds of each exact method for these lengths.
+
+    Parameters
+    ----------
+    n_x, n_h : int
+        Signal and kernel lengths.
+
+    Returns
+    -------
+    dict
+        ``{"direct": s, "fft": s, "partitioned": s}``.
+    """
+    n_x = check_positive_int(n_x, "n_x")
+    n_h = check_positive_int(n_h, "n_h")
+    return {
+        "direct": _direct_cost(n_x, n_h),
+        "fft": _full_fft_cost(n_x, n_h),
+        "partitioned": _best_block(max(n_x, n_h), min(n_x, n_h))[1],
+    }
+
+
+def choose_conv_method(x: ArrayLike, h: ArrayLike) -> str:
+    """The exact method :func:`convolve` runs for ``method="auto"``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N,)
+    h : array_like, shape (K,)
+
+    Returns
+    -------
+    str
+        ``"direct"``, ``"fft"`` or ``"partitioned"``.
+    """
+    n_x, n_h = len(as_signal(x, "x")), len(as_signal(h, "h"))
+    costs = estimate_costs(n_x, n_h)
+    return min(costs, key=costs.__getitem__)
+
+
+def _convolve_fft(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    n_out = len(x) + len(h) - 1
+    n_fft = scipy.fft.next_fast_len(n_out, real=True)
+    spectrum = scipy.fft.rfft(x, n_fft)
+    spectrum *= scipy.fft.rfft(h, n_fft)
+    return scipy.fft.irfft(spectrum, n_fft, overwrite_x=True)[:n_out]
+
+
+def convolve_partitioned(x: ArrayLike, h: ArrayLike, block_size: int | None = None) -> np.ndarray:
+    """Full convolution by batched, uniformly partitioned overlap-save.
+
+    Parameters
+    ----------
+    x : array_like, shape (N,)
+        Signal.
+    h : array_like, shape (K,)
+        Kernel.
+    block_size : int, optional
+        Output samples per block ``B``. The kernel is split into partitions of
+        ``min(B, K)`` taps. Default: the block size the cost model finds fastest.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N + K - 1,)
+    """
+    x, h = as_signal(x, "x"), as_signal(h, "h")
+    if block_size is None:
+        block_size = _best_block(len(x), len(h))[0]
+    block = check_positive_int(block_size, "block_size")
+    partition = min(block, len(h))
+    n_partitions = -(-len(h) // partition)
+    n_fft = scipy.fft.next_fast_len(block + partition - 1, real=True)
+    n_out = len(x) + len(h) - 1
+    n_blocks = -(-n_out // block)
+
+    history = n_fft - block  # samples before each block that its window sees
+    padded = np.zeros(history + n_blocks * block)
+    padded[history : history + len(x)] = x
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::block]
+    input_spectra = scipy.fft.rfft(windows, axis=1)
+
+    kernel = np.zeros(n_partitions * partition)
+    kernel[: len(h)] = h
+    kernel_spectra = scipy.fft.rfft(kernel.reshape(n_partitions, partition), n_fft, axis=1)
+
+    output_spectra = input_spectra * kernel_spectra[0]
+    for p in range(1, n_partitions):
+        # partition p is delayed by p * partition = p * block samples: p blocks
+        output_spectra[p:] += input_spectra[: n_blocks - p] * kernel_spectra[p]
+    blocks = scipy.fft.irfft(output_spectra, n_fft, axis=1, overwrite_x=True)
+    return blocks[:, history:].reshape(-1)[:n_out]
+
+
+def _crop(full: np.ndarray, mode: str, n_x: int, n_h: int) -> np.ndarray:
+    """Crop a full convolution to ``mode``, ``n_x`` being the first input's length."""
+    if mode == "full":
+        return full
+    length = n_x if mode == "same" else abs(n_x - n_h) + 1
+    start = (len(full) - length) // 2
+    return full[start : start + length]
+
+
+def convolve(x: ArrayLike, h: ArrayLike, mode: str = "full", method: str = "auto") -> np.ndarray:
+    """Convolve two 1-D real signals, exactly as ``scipy.signal.convolve``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N,)
+        Signal.
+    h : array_like, shape (K,)
+        Kernel.
+    mode : {"full", "same", "valid"}
+        ``"full"``: all ``N + K - 1`` samples. ``"same"``: ``N`` samples centred
+        on the full output. ``"valid"``: the ``|N - K| + 1`` samples computed
+        without zero padding (the shorter input slides inside the longer).
+    method : {"auto", "direct", "fft", "partitioned"}
+        See the module docstring; ``"auto"`` picks the cheapest by a cost model.
+
+    Returns
+    -------
+    numpy.ndarray, dtype float64
+
+    Raises
+    ------
+    ValueError
+        Empty, non-1-D or non-finite input; unknown ``mode`` or ``method``.
+    TypeError
+        Non-numeric or complex input.
+    """
+    x, h = as_signal(x, "x"), as_signal(h, "h")
+    check_choice(mode, "mode", MODES)
+    check_choice(method, "method", METHODS)
+    n_x, n_h = len(x), len(h)
+    if len(h) > len(x):  # convolution commutes; the longer input is the "signal"
+        x, h = h, x
+    if method == "auto":
+        costs = estimate_costs(len(x), len(h))
+        method = min(costs, key=costs.__getitem__)
+    if method == "direct":
+        full = np.convolve(x, h)
+    elif method == "fft":
+        full = _convolve_fft(x, h)
+    else:
+        full = convolve_partitioned(x, h)
+    return _crop(full, mode, n_x, n_h)
