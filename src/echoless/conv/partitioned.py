@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from echoless._fft import irfft_into, rfft_into
 from echoless._validation import as_signal, check_positive_int
 
 
@@ -69,13 +70,12 @@ class FrequencyDomainDelayLine:
         numpy.ndarray, shape (B + 1,), complex
             ``rfft([previous block, block])``.
         """
-        window = self._window
-        window[: self.block_size] = window[self.block_size :]
-        window[self.block_size :] = block
-        spectrum = np.fft.rfft(window)
-        self._head = (self._head - 1) % self.n_partitions
-        self._buffer[self._head] = spectrum
-        self._buffer[self._head + self.n_partitions] = spectrum
+        window, size = self._window, self.block_size
+        window[:size] = window[size:]
+        window[size:] = block
+        head = self._head = (self._head - 1) % self.n_partitions
+        spectrum = rfft_into(window, self._buffer[head])
+        self._buffer[head + self.n_partitions] = spectrum
         return spectrum
 
     @property
@@ -135,6 +135,8 @@ class PartitionedConvolver:
         self.kernel.setflags(write=False)
         self._kernel_spectra = partition_kernel(self.kernel, self.block_size)
         self._delay_line = FrequencyDomainDelayLine(self.block_size, len(self._kernel_spectra))
+        self._products = np.empty_like(self._kernel_spectra)
+        self._output_window = np.empty(2 * self.block_size)
 
     @property
     def n_partitions(self) -> int:
@@ -164,5 +166,5 @@ class PartitionedConvolver:
         if not np.isfinite(block).all():
             as_signal(block, "block")  # raises, naming the NaN/Inf count
         self._delay_line.push(block)
-        spectrum = (self._delay_line.spectra * self._kernel_spectra).sum(axis=0)
-        return np.fft.irfft(spectrum, 2 * self.block_size)[self.block_size :]
+        spectrum = np.multiply(self._delay_line.spectra, self._kernel_spectra, out=self._products).sum(axis=0)
+        return irfft_into(spectrum, self._output_window)[self.block_size :].copy()
