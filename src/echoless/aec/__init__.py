@@ -1,0 +1,53 @@
+"""Echo cancellers: offline (fitted on whole signals) and streaming (frame by frame).
+
+Offline, in the waveform domain
+    :mod:`~echoless.aec.waveform_lms` (gradient descent in PyTorch) and
+    :mod:`~echoless.aec.least_squares` (its exact closed-form optimum).
+Offline, in the time-frequency (STFT) domain
+    :mod:`~echoless.aec.tf_lms` (gradient descent in PyTorch) and
+    :mod:`~echoless.aec.least_squares`.
+Streaming (one protocol: ``process(mic_frame, ref_frame) -> out_frame``, ``reset()``)
+    NLMS, PBFDAF, PFDKF; :func:`cancel` runs any method over whole arrays.
+
+Names are imported on first use, so ``import echoless.aec`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> module (relative to echoless.aec) that defines it
+_EXPORTS: dict[str, str] = {
+    # offline, PyTorch (issue 4)
+    "Convolution": "waveform_lms",
+    "fit_waveform_lms": "waveform_lms",
+    "SpectralConvolution": "tf_lms",
+    "EndToEndSpectralConvolution": "tf_lms",
+    "ComplexMse": "tf_lms",
+    "fit_spectral_lms": "tf_lms",
+    # offline, closed form (issue 4)
+    "fit_waveform_ls": "least_squares",
+    "fit_spectral_ls": "least_squares",
+    # streaming (issue 5)
+    "StreamingCanceller": "base",
+    "NLMS": "nlms",
+    "PBFDAF": "pbfdaf",
+    "PFDKF": "pfdkf",
+    "estimate_delay": "delay",
+    "ResidualEchoSuppressor": "postfilter",
+    "cancel": "cancel",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'echoless.aec' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"echoless.aec.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(_EXPORTS)
+
+
+__all__ = sorted(_EXPORTS)
