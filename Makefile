@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.echoless-installed
 TORCH := torch==2.13.0
 
-.PHONY: demo test
+.PHONY: demo test browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,5 +18,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m echoless demo --out out
 
-test: $(STAMP)
+# The report test opens report.html in headless Chromium. Install it when it is
+# missing and we may (root with apt-get); otherwise that one test skips, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || true
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q

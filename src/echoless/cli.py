@@ -1,0 +1,215 @@
+"""The ``echoless`` command line: parse, call the library, print.
+
+Subcommands: ``cancel`` (one recording), ``eval`` (scene folders), ``demo``
+(the whole assignment on built-in data, with a report) and ``report``.
+Errors in the input end with a one-line message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from collections.abc import Sequence
+
+import echoless
+from echoless.evaluation import METHODS, STREAMING_METHODS
+
+EXIT_BAD_INPUT = 2
+# Adam steps per gradient-descent fit in the demo; measured to keep `make demo` to a few minutes on 2 cores
+DEMO_STEPS = 300
+
+DESCRIPTION = """\
+echoless removes the echo of a loudspeaker from a microphone recording.
+
+The far-end reference REF plays through the loudspeaker; the microphone MIC
+records its echo (REF through the room) plus the near-end talker. echoless
+estimates the echo path and writes MIC minus the estimated echo: the near end.
+"""
+
+EXAMPLES = """\
+examples:
+  echoless cancel mic.wav ref.wav -o near.wav
+      streaming PBFDAF canceller, 250 ms echo path; prints ERLE and speed
+  echoless cancel mic.wav ref.wav -o near.wav --method pfdkf --delay auto --postfilter 1
+      Kalman canceller, bulk delay found by GCC-PHAT, residual-echo suppression on
+  echoless cancel mic.wav ref.wav -o near.wav --method waveform-ls --echo-out echo.wav
+      exact least-squares echo path fitted on the whole file; also writes the echo
+  echoless eval scenes/ --methods pbfdaf,nlms
+      metrics of several methods on saved scene folders (table + CSV + markdown)
+  echoless demo --out out
+      every method of the assignment on the built-in data, figures, report.html
+  echoless report out
+      rebuild out/report.html from the results in out/
+
+methods: streaming pbfdaf (default), pfdkf, nlms (frame by frame, real time);
+offline waveform-ls, spectral-ls (exact least squares), waveform-lms,
+spectral-lms (the seed's gradient descent in PyTorch, slow).
+"""
+
+
+def _delay(text: str) -> str | float:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or milliseconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"delay must be 'auto' or >= 0 ms, got {text!r}")
+    return value
+
+
+def _method_list(text: str) -> list[str]:
+    methods = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown) or text!r}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--filter-ms", type=float, default=250.0, metavar="MS",
+                        help="echo-path length to model, in ms (default: %(default)s)")
+    parser.add_argument("--delay", type=_delay, default=0.0, metavar="auto|MS",
+                        help="bulk delay of the reference: 'auto' (GCC-PHAT) or milliseconds; streaming methods only (default: 0)")
+    parser.add_argument("--postfilter", type=float, default=0.0, metavar="STRENGTH",
+                        help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; streaming methods only (default: 0)")
+    parser.add_argument("--steps", type=int, default=300, metavar="N",
+                        help="Adam steps of the gradient-descent methods waveform-lms, spectral-lms (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``echoless`` command."""
+    parser = argparse.ArgumentParser(
+        prog="echoless", description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"echoless {echoless.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cancel = commands.add_parser(
+        "cancel", help="remove the echo from one recording",
+        description="Remove the echo of REF from MIC and write the near-end estimate to OUT.\n"
+        "Both inputs must be mono, of the same length, at --sample-rate (or use --resample).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cancel.add_argument("mic", type=pathlib.Path, metavar="MIC", help="microphone recording (echo + near end), WAV/FLAC")
+    cancel.add_argument("ref", type=pathlib.Path, metavar="REF", help="far-end reference played by the loudspeaker")
+    cancel.add_argument("-o", "--out", type=pathlib.Path, required=True, help="where to write the near-end estimate")
+    cancel.add_argument("--method", choices=METHODS, default="pbfdaf", help="canceller (default: %(default)s)")
+    cancel.add_argument("--echo-out", type=pathlib.Path, metavar="PATH", help="also write the echo estimate MIC - OUT here")
+    cancel.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="expected sample rate (default: %(default)s)")
+    cancel.add_argument("--resample", action="store_true", help="resample inputs at another rate instead of refusing them")
+    _add_canceller_options(cancel)
+
+    evaluate = commands.add_parser(
+        "eval", help="compare methods on saved scenes",
+        description="Run methods on scene folders (mic.wav, ref.wav[, near.wav, echo.wav, meta.json], "
+        "as echoless.data.save_scene writes), folders of them, or an ICASSP AEC-Challenge synthetic "
+        "folder; print a table and write it as CSV and markdown. Oracle metrics appear when the "
+        "true near end / echo is known.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("folders", nargs="+", type=pathlib.Path, metavar="DIR", help="scene or AEC-Challenge folder")
+    evaluate.add_argument("--methods", type=_method_list, default=list(STREAMING_METHODS), metavar="M1,M2",
+                          help=f"comma-separated methods (default: {','.join(STREAMING_METHODS)})")
+    evaluate.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("echoless_eval"), metavar="STEM",
+                          help="write STEM.csv and STEM.md (default: %(default)s)")
+    _add_canceller_options(evaluate)
+
+    demo = commands.add_parser(
+        "demo", help="the whole assignment on built-in data, with report.html",
+        description="Run every method of the assignment (waveform and time-frequency LMS, their exact "
+        "least-squares optima) and the streaming PBFDAF on the 'synth' and 'real' data sets, write "
+        "<method>_<data>/ folders (near_end_est.wav, mic.wav, ref.wav, logs, figures), "
+        "summary.json and a self-contained report.html.",
+    )
+    demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out"), help="results folder (default: %(default)s)")
+    demo.add_argument("--data", type=pathlib.Path, metavar="ROOT",
+                      help="use the seed's recordings ROOT/{real,synth}/ (e.g. homework_2/) instead of the built-in data")
+    demo.add_argument("--steps", type=int, default=DEMO_STEPS, metavar="N",
+                      help="Adam steps of each gradient-descent fit (default: %(default)s; the seed used 1500)")
+
+    report = commands.add_parser(
+        "report", help="(re)build report.html of a results folder",
+        description="Build a self-contained HTML report (metrics, figures, audio players) of a results folder.",
+    )
+    report.add_argument("results", type=pathlib.Path, metavar="RESULTS_DIR")
+    report.add_argument("-o", "--out", type=pathlib.Path, help="report path (default: RESULTS_DIR/report.html)")
+    return parser
+
+
+def _options(args: argparse.Namespace, sample_rate: int) -> dict:
+    delay = args.delay if args.delay == "auto" else round(args.delay * sample_rate / 1000.0)
+    return {"filter_ms": args.filter_ms, "delay": delay, "postfilter": args.postfilter, "n_steps": args.steps}
+
+
+def _run_cancel(args: argparse.Namespace) -> None:
+    from echoless.evaluation import cancel_echo
+    from echoless.io import read_audio, write_audio
+    from echoless.metrics import erle
+
+    mic = read_audio(args.mic, args.sample_rate, resample=args.resample)
+    ref = read_audio(args.ref, args.sample_rate, resample=args.resample)
+    if len(mic) != len(ref):
+        raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
+    result = cancel_echo(mic, ref, args.method, args.sample_rate, progress=True, **_options(args, args.sample_rate))
+    write_audio(args.out, result.near_end_estimate, args.sample_rate)
+    if args.echo_out is not None:
+        write_audio(args.echo_out, result.echo_estimate, args.sample_rate)
+    duration = len(mic) / args.sample_rate
+    print(f"{args.method}: ERLE {erle(mic, result.near_end_estimate):.2f} dB over {duration:.2f} s of audio "
+          f"(mic energy / output energy; counts echo only where the near end is silent)")
+    print(f"time {result.seconds:.3f} s, {result.real_time_factor:.0f}x real time")
+    print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
+
+
+def _run_eval(args: argparse.Namespace) -> None:
+    from echoless.evaluation import evaluate, format_markdown, load_examples, write_tables
+
+    examples = load_examples(args.folders)
+    rates = {example.sample_rate for example in examples}
+    if len(rates) != 1:
+        raise ValueError(f"the examples have different sample rates {sorted(rates)}; evaluate them separately")
+    rows = evaluate(examples, args.methods, progress=True, **_options(args, rates.pop()))
+    print(format_markdown(rows), end="")
+    csv_path, md_path = write_tables(rows, args.out)
+    print(f"wrote {csv_path} and {md_path}")
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    from echoless.demo import run_demo
+
+    report = run_demo(args.out, data_root=args.data, n_steps=args.steps, progress=True)
+    print(f"wrote {report}")
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from echoless.report import build_report
+
+    print(f"wrote {build_report(args.results, args.out)}")
+
+
+_COMMANDS = {"cancel": _run_cancel, "eval": _run_eval, "demo": _run_demo, "report": _run_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``echoless`` command; return the exit status (0 ok, 2 bad input).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        _COMMANDS[args.command](args)
+    except (ValueError, TypeError, OSError) as error:
+        # a user error (bad file, bad option value): one line, no traceback
+        print(f"echoless {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("echoless: interrupted", file=sys.stderr)
+        return 130
+    return 0
