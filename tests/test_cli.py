@@ -1,0 +1,171 @@
+"""The echoless command line, run in-process through main([...]) on tiny real inputs."""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+import soundfile
+
+from echoless.cli import main
+from echoless.io import read_audio, write_audio
+
+SAMPLE_RATE = 16000
+
+
+def _scene(seconds=1.0, seed=0):
+    """White-noise far end through a short decaying echo path, plus a quiet tone as near end."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    ref = 0.3 * rng.standard_normal(n)
+    path = 0.5 * rng.standard_normal(64) * np.exp(-np.arange(64) / 10.0)
+    echo = np.convolve(ref, path)[:n]
+    near = np.zeros(n)
+    near[n // 2 :] = 0.05 * np.sin(2 * np.pi * 300 * np.arange(n - n // 2) / SAMPLE_RATE)
+    return ref, echo, near
+
+
+@pytest.fixture
+def recording(tmp_path):
+    ref, echo, near = _scene()
+    mic_path = write_audio(tmp_path / "mic.wav", echo + near, SAMPLE_RATE)
+    ref_path = write_audio(tmp_path / "ref.wav", ref, SAMPLE_RATE)
+    return mic_path, ref_path
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_help_reads_like_a_manual(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("cancel", "eval", "demo", "report", "examples:", "echoless cancel mic.wav ref.wav -o near.wav"):
+        assert word in out
+    for command in ("cancel", "eval", "demo", "report"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: echoless " + command in capsys.readouterr().out
+
+
+def test_cancel_streaming_writes_the_near_end_and_prints_erle_and_speed(recording, tmp_path, capsys):
+    mic_path, ref_path = recording
+    out = tmp_path / "out" / "near.wav"
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(out), "--filter-ms", "20"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # progress bars stay quiet when stderr is not a terminal
+    erle_db = float(re.search(r"ERLE (-?[\d.]+) dB", captured.out).group(1))
+    assert erle_db > 5.0
+    assert re.search(r"\d+x real time", captured.out)
+    estimate = read_audio(out)
+    assert len(estimate) == len(read_audio(mic_path))
+
+
+def test_cancel_offline_least_squares_with_echo_out(recording, tmp_path, capsys):
+    mic_path, ref_path = recording
+    near_path, echo_path = tmp_path / "near.wav", tmp_path / "echo.wav"
+    args = ["cancel", str(mic_path), str(ref_path), "-o", str(near_path), "--method", "waveform-ls",
+            "--filter-ms", "10", "--echo-out", str(echo_path)]
+    assert main(args) == 0
+    mic = read_audio(mic_path)
+    near, echo = read_audio(near_path), read_audio(echo_path)
+    np.testing.assert_allclose(near + echo, mic, atol=1e-6)  # float WAV round trip
+    # the echo path is 64 taps (4 ms): a 10 ms least-squares filter removes the echo almost entirely
+    ref, true_echo, true_near = _scene()
+    assert np.sum((echo - true_echo) ** 2) < 1e-3 * np.sum(true_echo**2)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "message"),
+    [
+        (lambda tmp: (tmp / "missing.wav", None), "missing.wav"),
+        (lambda tmp: (write_audio(tmp / "short.wav", np.zeros(100), SAMPLE_RATE), None), "same length"),
+        (lambda tmp: (write_audio(tmp / "rate.wav", np.zeros(8000), 8000), None), "8000"),
+        (lambda tmp: (_stereo(tmp / "stereo.wav"), None), "channel"),
+        (lambda tmp: (None, ["--postfilter", "1", "--method", "waveform-ls"]), "streaming"),
+        (lambda tmp: (None, ["--filter-ms", "-3"]), "filter_ms"),
+    ],
+)
+def test_cancel_bad_input_exits_2_with_one_line(recording, tmp_path, capsys, make_bad, message):
+    mic_path, ref_path = recording
+    bad_mic, extra = make_bad(tmp_path)
+    args = ["cancel", str(bad_mic or mic_path), str(ref_path), "-o", str(tmp_path / "o.wav"), *(extra or [])]
+    assert main(args) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith("echoless cancel: error:") and message in line
+    assert not (tmp_path / "o.wav").exists()
+
+
+def _stereo(path):
+    soundfile.write(str(path), np.zeros((16000, 2)), SAMPLE_RATE)
+    return path
+
+
+@pytest.mark.parametrize("option", [["--method", "magic"], ["--delay", "soon"], ["--delay", "-1"]])
+def test_bad_options_are_usage_errors(recording, tmp_path, capsys, option):
+    mic_path, ref_path = recording
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / "o.wav"), *option])
+    assert exit_info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_eval_prints_a_table_and_writes_csv_and_markdown(tmp_path, capsys):
+    from echoless.data import EchoExample, save_scene
+
+    for seed in (0, 1):
+        ref, echo, near = _scene(seconds=0.5, seed=seed)
+        example = EchoExample(mic=echo + near, ref=ref, sample_rate=SAMPLE_RATE, near_end=near, name=f"scene{seed}")
+        save_scene(example, tmp_path / "scenes" / f"scene{seed}")
+    stem = tmp_path / "results" / "table"
+    args = ["eval", str(tmp_path / "scenes"), "--methods", "nlms,waveform-ls", "--filter-ms", "10", "-o", str(stem)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| example | method |")
+    with (stem.with_suffix(".csv")).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["method"]) for row in rows] == ["nlms", "waveform-ls"] * 2
+    assert all(float(row["snr_near_db"]) > 0 for row in rows)
+    assert stem.with_suffix(".md").read_text() in out
+
+
+def test_eval_bad_folder_exits_2(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "neither a scene folder" in _one_line_error(capsys)
+
+
+def test_demo_on_a_tiny_seed_dataset_writes_the_results_and_the_report(tmp_path, capsys):
+    root = tmp_path / "homework_2"
+    ref, echo, near = _scene(seconds=1.0)
+    for data in ("real", "synth"):
+        write_audio(root / data / "mic.wav", echo + near, SAMPLE_RATE)
+        write_audio(root / data / "ref.wav", ref, SAMPLE_RATE)
+    write_audio(root / "synth" / "near.wav", near, SAMPLE_RATE)
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--data", str(root), "--steps", "2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    methods = {row["method"] for row in summary["rows"]}
+    assert {"waveform_lms", "waveform_ls", "spectral_ls", "pbfdaf"} <= methods
+    for row in summary["rows"]:
+        assert (out / f"{row['method']}_{row['data']}" / "near_end_est.wav").exists()
+    assert (out / "report.html").exists()
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_report_command(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no results" in _one_line_error(capsys)
+    folder = tmp_path / "pbfdaf_synth"
+    ref, echo, near = _scene(seconds=0.5)
+    for name, x in (("mic", echo + near), ("ref", ref), ("near_end_est", near)):
+        write_audio(folder / f"{name}.wav", x, SAMPLE_RATE)
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").exists()
