@@ -13,11 +13,10 @@ import sys
 from collections.abc import Sequence
 
 import echoless
+from echoless.demo import DEMO_STEPS
 from echoless.evaluation import METHODS, STREAMING_METHODS
 
 EXIT_BAD_INPUT = 2
-# Adam steps per gradient-descent fit in the demo; measured to keep `make demo` to a few minutes on 2 cores
-DEMO_STEPS = 300
 
 DESCRIPTION = """\
 echoless removes the echo of a loudspeaker from a microphone recording.
