@@ -34,7 +34,7 @@ import soundfile
 
 from echoless._validation import as_signal, check_positive_int
 
-__all__ = ["read_audio", "resample", "write_audio"]
+__all__ = ["read_audio", "resample_signal", "write_audio"]
 
 # Resolved paths of every file read_audio has read in this process.
 _INPUT_PATHS: set[Path] = set()
@@ -125,11 +125,11 @@ def read_audio(
                 f"{path} has sample rate {file_rate} Hz, expected {sample_rate} Hz; "
                 f"pass resample=True to convert it to {sample_rate} Hz"
             )
-        data = resample(data, int(file_rate), sample_rate)
+        data = resample_signal(data, int(file_rate), sample_rate)
     return np.ascontiguousarray(data, dtype=np.float64)
 
 
-def resample(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
+def resample_signal(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
     """Change the sample rate of a signal by polyphase filtering.
 
     Parameters

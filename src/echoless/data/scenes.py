@@ -45,7 +45,7 @@ import numpy as np
 
 from echoless._validation import check_choice, check_positive_float, check_positive_int
 from echoless.conv import convolve
-from echoless.io import resample
+from echoless.io import resample_signal
 from echoless.data.example import EchoExample
 from echoless.data.rooms import loudspeaker, room_impulse_responses
 from echoless.data.talkers import MUSIC, SAMPLE_RATE, TALKERS, load_recording
@@ -243,7 +243,7 @@ def make_scene(
     for role, name in (("far_end", far_name), ("near_end", near_talker)):
         recording = load_recording(name)
         if sample_rate != SAMPLE_RATE:
-            recording = resample(recording, SAMPLE_RATE, sample_rate)
+            recording = resample_signal(recording, SAMPLE_RATE, sample_rate)
         offset = int(rng.integers(len(recording)))
         sources[role] = {"recording": name, "offset_seconds": offset / sample_rate}
         sources[role]["clip"] = _clip(recording, offset, n_samples)
