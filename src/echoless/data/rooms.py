@@ -137,7 +137,10 @@ def _reshape_decay(rir: np.ndarray, rt60: float, sample_rate: int) -> np.ndarray
     for _ in range(_MAX_RESHAPES):
         if abs(error) <= _RT60_TOLERANCE * target:
             break
-        candidate, new_error = reshaped(slope)
+        try:
+            candidate, new_error = reshaped(slope)
+        except ValueError:  # overshot: the reshaped tail no longer decays enough to measure
+            break
         if abs(new_error) < abs(error):
             best, error = candidate, new_error
         if new_error == previous[1]:
