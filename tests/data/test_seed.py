@@ -128,6 +128,24 @@ def test_interrupted_or_bad_archive_leaves_no_half_extracted_folder(tmp_path, mo
     assert sorted(os.listdir(tmp_path)) == ["source"]
 
 
+def test_connection_lost_during_download(tmp_path, monkeypatch):
+    class Broken(_Response):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise TimeoutError("timed out")
+            return super().read(10)
+
+    link = json.dumps({"href": "https://downloader.example/archive.zip"}).encode()
+    _fake_server(monkeypatch, {API: link})
+    original = urllib.request.urlopen
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda url, timeout: Broken(b"x" * 100) if "downloader" in url else original(url, timeout)
+    )
+    with pytest.raises(ConnectionError, match="the download from .* was interrupted \\(timed out\\)"):
+        download_seed_dataset(tmp_path / "seed", "https://disk.yandex.ru/d/abc", progress=False)
+    assert os.listdir(tmp_path) == []
+
+
 def test_download_argument_and_api_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("ECHOLESS_SEED_PUBLIC_KEY", raising=False)
     with pytest.raises(ValueError, match="public_key is needed"):

@@ -152,8 +152,8 @@ def download_seed_dataset(
         If no ``public_key`` is known, ``dest`` exists, or the archive is not
         a zip holding the seed's layout.
     ConnectionError
-        If the network or the server is unreachable, or the API answers
-        without a download link.
+        If the network or the server is unreachable, the API answers without
+        a download link, or the download breaks off.
     """
     dest = Path(dest)
     public_key = public_key or os.environ.get(PUBLIC_KEY_VARIABLE)
@@ -178,7 +178,7 @@ def download_seed_dataset(
     try:
         archive = staging / "archive.zip"
         with _open(href, timeout) as response, open(archive, "wb") as file:
-            total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            total = response.headers.get("Content-Length")
             with tqdm(
                 total=int(total) if total else None,
                 unit="B",
@@ -186,9 +186,12 @@ def download_seed_dataset(
                 desc="seed data set",
                 disable=None if progress else True,
             ) as bar:
-                while chunk := response.read(_CHUNK):
-                    file.write(chunk)
-                    bar.update(len(chunk))
+                try:
+                    while chunk := response.read(_CHUNK):
+                        file.write(chunk)
+                        bar.update(len(chunk))
+                except OSError as error:  # includes socket timeouts and resets
+                    raise ConnectionError(f"the download from {href} was interrupted ({error})") from None
         unpacked = staging / "unpacked"
         try:
             with zipfile.ZipFile(archive) as zipped:
