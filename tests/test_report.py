@@ -25,7 +25,7 @@ def _write_results(root, with_summary=True):
     rng = np.random.default_rng(0)
     rows, estimates = [], {}
     for data in ("synth", "real"):
-        ref = 0.3 * rng.standard_normal(SAMPLE_RATE // 2)
+        ref = 0.2 * rng.standard_normal(SAMPLE_RATE // 2)
         echo = 0.5 * np.convolve(ref, [0.0, 0.6, 0.3])[: len(ref)]
         near = 0.1 * np.sin(2 * np.pi * 440 * np.arange(len(ref)) / SAMPLE_RATE)
         mic = echo + near

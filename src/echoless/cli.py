@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--echo-out", type=pathlib.Path, metavar="PATH", help="also write the echo estimate MIC - OUT here")
     cancel.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="expected sample rate (default: %(default)s)")
     cancel.add_argument("--resample", action="store_true", help="resample inputs at another rate instead of refusing them")
+    cancel.add_argument("--float", action="store_true", dest="float_output",
+                        help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
     _add_canceller_options(cancel)
 
     evaluate = commands.add_parser(
@@ -154,9 +156,10 @@ def _run_cancel(args: argparse.Namespace) -> None:
     if len(mic) != len(ref):
         raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
     result = cancel_echo(mic, ref, args.method, args.sample_rate, progress=True, **_options(args, args.sample_rate))
-    write_audio(args.out, result.near_end_estimate, args.sample_rate)
+    subtype = "FLOAT" if args.float_output else "PCM_16"
+    write_audio(args.out, result.near_end_estimate, args.sample_rate, subtype=subtype)
     if args.echo_out is not None:
-        write_audio(args.echo_out, result.echo_estimate, args.sample_rate)
+        write_audio(args.echo_out, result.echo_estimate, args.sample_rate, subtype=subtype)
     duration = len(mic) / args.sample_rate
     print(f"{args.method}: ERLE {erle(mic, result.near_end_estimate):.2f} dB over {duration:.2f} s of audio "
           f"(mic energy / output energy; counts echo only where the near end is silent)")

@@ -37,7 +37,7 @@ def _save_run(folder: pathlib.Path, mic: np.ndarray, ref: np.ndarray, result: Ca
 
     signals = {"near_end_est": result.near_end_estimate, "echo_est": result.echo_estimate, "mic": mic, "ref": ref}
     for name, signal in signals.items():
-        write_audio(folder / f"{name}.wav", signal, sample_rate)
+        write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")  # as the offline runs: no clipping
     _write_json(folder / "metrics.json", {**metrics, "seconds": result.seconds})
 
 
