@@ -76,3 +76,12 @@ def test_bad_inputs_are_named():
         erle([np.nan, 1.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="mic and echo must have the same length"):
         oracle_metrics([1.0, 2.0], [1.0, 2.0], echo=[1.0])
+
+
+def test_erle_over_time_of_an_exactly_silenced_frame_is_infinite_without_overflow():
+    mic = np.array([1.0, 1.0, 1e-150, 1e-150, 0.0, 0.0])
+    output = np.array([0.0, 0.0, 1e-150, 0.0, 0.0, 0.0])
+    times, values = erle_over_time(mic, output, sample_rate=2, frame_seconds=1.0, floor_db=-4000.0)
+    assert values[0] == np.inf  # a loud frame cancelled exactly
+    assert values[1] == pytest.approx(10 * np.log10(2.0))  # tiny energies: no overflow, no warning
+    assert np.isnan(values[2])  # silent mic

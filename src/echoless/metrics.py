@@ -154,8 +154,9 @@ def erle_over_time(
     n_frames = len(mic) // frame
     mic_energy = np.sum(mic[: n_frames * frame].reshape(n_frames, frame) ** 2, axis=1)
     out_energy = np.sum(output[: n_frames * frame].reshape(n_frames, frame) ** 2, axis=1)
-    tiny = np.finfo(np.float64).tiny
-    erle_db = 10.0 * np.log10(np.maximum(mic_energy, tiny) / np.maximum(out_energy, tiny))
+    # a frame the canceller silenced exactly is +inf dB (as erle()); log of each energy, so no overflow
+    with np.errstate(divide="ignore", invalid="ignore"):
+        erle_db = 10.0 * np.log10(mic_energy) - 10.0 * np.log10(out_energy)
     silent = mic_energy <= mic_energy.max() * 10.0 ** (floor_db / 10.0)
     erle_db[silent] = np.nan
     times = (np.arange(n_frames) + 0.5) * frame / sample_rate
