@@ -166,7 +166,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
 th,td{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right;white-space:nowrap}
-thead th{background:#f3f3f3}
+thead th{background:#f3f3f3;white-space:normal}
 tbody th{text-align:left;font-weight:600}
 figure{margin:1em 0} img{max-width:100%} figcaption{font-size:0.85em;color:#555}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:0.5em}
