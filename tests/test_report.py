@@ -45,6 +45,9 @@ def _write_results(root, with_summary=True):
             estimates[method, data] = estimate
     if with_summary:
         (root / "summary.json").write_text(json.dumps({"rows": rows, "sample_rate": SAMPLE_RATE}))
+        timeline = [{"start": 0.0, "end": 0.3, "label": "far_end_single_talk"},
+                    {"start": 0.3, "end": 0.5, "label": "double_talk"}]
+        (root / "timeline_synth.json").write_text(json.dumps(timeline))
     return estimates, rows
 
 

@@ -5,7 +5,8 @@ offline method of the assignment: waveform and time-frequency LMS by gradient
 descent, and their exact least-squares optima) on the built-in ``synth`` and
 ``real`` examples (:func:`echoless.data.default_dataset`) or on the seed's
 ``homework_2/`` recordings, adds the streaming cancellers for comparison
-(same results layout, rows appended to ``summary.json``), and builds
+(same results layout, rows appended to ``summary.json``), writes the scene
+timeline of each example that has one (``timeline_<data>.json``), and builds
 ``report.html``.
 """
 
@@ -82,6 +83,10 @@ def run_demo(
     out = pathlib.Path(out_dir)
     summary = run_seed_experiment(dataset, out, n_steps=n_steps, kernel_seconds=KERNEL_SECONDS, progress=progress)
     for data, example in dataset.items():
+        # the scene's timeline (who talks when) lets the report shade its ERLE-over-time plot
+        timeline = example.meta.get("timeline") or example.meta.get("scene", {}).get("timeline")
+        if timeline:
+            _write_json(out / f"timeline_{data}.json", timeline)
         for method in streaming:
             result = cancel_echo(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
             metrics = oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end)

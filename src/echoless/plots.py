@@ -111,9 +111,13 @@ def plot_erle_over_time(
         raise ValueError("outputs must hold at least one near-end estimate")
     figure = Figure(figsize=(9.0, 3.2), layout="constrained")
     axis = figure.subplots()
+    shaded = set()
     for segment in timeline or ():
-        colour = TIMELINE_COLOURS.get(segment["label"], "0.9")
-        axis.axvspan(segment["start"], segment["end"], color=colour, alpha=0.12, lw=0)
+        label = segment["label"]
+        colour = TIMELINE_COLOURS.get(label, "0.9")
+        axis.axvspan(segment["start"], segment["end"], color=colour, alpha=0.12, lw=0,
+                     label=None if label in shaded else label.replace("_", " "))
+        shaded.add(label)
     for name, output in outputs.items():
         times, erle_db = erle_over_time(mic, output, sample_rate, frame_seconds)
         axis.plot(times, erle_db, lw=1.2, label=name)

@@ -3,7 +3,8 @@
 The folder has the layout :func:`echoless.experiment.run_seed_experiment` and
 ``echoless demo`` write (``summary.json``, ``<method>_<data>/`` with
 ``near_end_est.wav``, ``mic.wav``, ``ref.wav``, ``metrics.json`` and optional
-``loss.png`` / ``impulse_response.png``, ``comparison_<data>.png``).
+``loss.png`` / ``impulse_response.png``, ``comparison_<data>.png``, and
+optionally ``timeline_<data>.json``, the scene's talk segments).
 :func:`build_report` reads it and writes ``report.html`` with everything
 embedded as ``data:`` URIs (PNG figures, FLAC audio), so the one file can be
 mailed or opened offline:
@@ -145,8 +146,11 @@ def _data_section(results_dir: pathlib.Path, data: str, runs: list[_Run], sample
         parts.append("<h3>listen</h3>")
         parts.append(_player("mic", mic, sample_rate) + _player("ref", ref, sample_rate))
         parts.extend(_player(f"{method}: near-end estimate", x, sample_rate) for method, x in outputs.items())
+        timeline_path = results_dir / f"timeline_{data}.json"
+        timeline = _load_json(timeline_path) if timeline_path.exists() else None
         parts.append("<h3>echo removal over time</h3>")
-        parts.append(_image(_png_uri(plot_erle_over_time(mic, outputs, sample_rate)), f"{data}: segmental ERLE"))
+        figure = plot_erle_over_time(mic, outputs, sample_rate, timeline=timeline)
+        parts.append(_image(_png_uri(figure), f"{data}: segmental ERLE"))
         parts.append("<h3>spectrograms</h3>")
         panels = {"mic": mic, "ref": ref, **{f"{method} (near-end estimate)": x for method, x in outputs.items()}}
         parts.append(_image(_png_uri(plot_spectrograms(panels, sample_rate)), f"{data}: spectrograms"))
