@@ -188,7 +188,167 @@ def inconsistent_spectrogram(numbers: dict) -> None:
     }
 
 
-SECTIONS = {"conv": convolution_complexity, "stft": stft_isometry, "inconsistent": inconsistent_spectrogram}
+def _segments(timeline: list[dict], label: str, sample_rate: int) -> np.ndarray:
+    """Boolean mask of the samples inside the timeline segments called ``label``."""
+    n = int(round(timeline[-1]["end"] * sample_rate))
+    mask = np.zeros(n, dtype=bool)
+    for segment in timeline:
+        if segment["label"] == label:
+            mask[int(round(segment["start"] * sample_rate)) : int(round(segment["end"] * sample_rate))] = True
+    return mask
+
+
+def offline_cancellers(numbers: dict) -> None:
+    """loss vs loss_oracle, learning-rate stability, waveform vs TF, and what the output contains.
+
+    On the built-in 20 s ``synth`` example, with the seed's settings: 250 ms
+    waveform filter; TF kernel of 15 frames, n_fft 2048, hop 512.
+    """
+    from echoless.aec import fit_spectral_lms, fit_spectral_ls, fit_waveform_lms, fit_waveform_ls
+    from echoless.data import default_dataset
+    from echoless.evaluation import cancel_echo
+    from echoless.metrics import erle, mse, snr
+    from echoless.plots import plot_spectrograms
+
+    example = default_dataset()["synth"]
+    mic, ref, echo, near = example.mic, example.ref, example.echo, example.near_end
+    sample_rate = example.sample_rate
+    steps = 300
+    taps = int(0.25 * sample_rate)
+    result: dict = {"data": "built-in synth, 20 s", "steps": steps, "rt60": example.meta.get("rt60"),
+                    "ser_db": example.meta.get("ser_db"), "nonlinearity": example.meta.get("nonlinearity")}
+
+    # exact optima
+    start = time.perf_counter()
+    waveform_ls = fit_waveform_ls(mic, ref, taps)
+    waveform_ls_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    spectral_ls = fit_spectral_ls(mic, ref, 15, 2048, 512)
+    spectral_ls_seconds = time.perf_counter() - start
+    echo_ls = waveform_ls.apply(ref)
+
+    # (a) loss vs loss_oracle, the seed's learning rate
+    runs = {}
+    for name, fit in (
+        ("waveform", lambda lr, n: fit_waveform_lms(mic, ref, echo, near, kernel_seconds=0.25, n_steps=n, lr=lr,
+                                                    sample_rate=sample_rate, progress=False)),
+        ("spectral", lambda lr, n: fit_spectral_lms(mic, ref, echo, near, loss_type="spectral", kernel_size=15,
+                                                    n_fft=2048, hop_length=512, n_steps=n, lr=lr, progress=False)),
+    ):
+        start = time.perf_counter()
+        model, logs = fit(1e-2, steps)
+        runs[name] = (model, logs, time.perf_counter() - start, fit)
+    model, logs, _, _ = runs["waveform"]
+    echo_gd = model.apply(ref)
+    power_near = float(np.mean(near**2))
+    cross = float(2 * np.mean(near * (echo - echo_gd)))
+    result["loss_decomposition"] = {
+        "loss_final": logs[-1]["loss"], "loss_oracle_final": logs[-1]["loss_oracle"],
+        "near_end_power": power_near, "cross_term": cross,
+        "loss_recomputed": mse(mic, echo_gd), "oracle_plus_power_plus_cross": mse(echo, echo_gd) + power_near + cross,
+        "least_squares_loss": mse(mic, echo_ls), "least_squares_loss_oracle": mse(echo, echo_ls),
+        "steps_with_loss_oracle_below_loss": sum(row["loss_oracle"] < row["loss"] for row in logs),
+        "spectral_steps_with_loss_oracle_below_loss": sum(row["loss_oracle"] < row["loss"] for row in runs["spectral"][1]),
+    }
+
+    # (b) stability over learning rates, and (c) speed/quality
+    learning_rates = (1e-3, 1e-2, 1e-1)
+    sweep_steps = 200
+    optimum = {"waveform": mse(mic, echo_ls), "spectral": None}
+    sweeps = {"waveform": {}, "spectral": {}}
+    for name in sweeps:
+        for lr in learning_rates:
+            if lr == 1e-2:
+                sweeps[name][lr] = runs[name][1][:sweep_steps]
+            else:
+                sweeps[name][lr] = runs[name][3](lr, sweep_steps)[1]
+    figure = Figure(figsize=(10, 3.4), layout="constrained")
+    axes = figure.subplots(1, 2)
+    stability = {}
+    for axis, (name, by_lr) in zip(axes, sweeps.items()):
+        for lr, rows in by_lr.items():
+            loss = np.array([row["loss"] for row in rows])
+            axis.semilogy(loss / loss[0], label=f"lr {lr:g}")
+            stability[f"{name}_lr_{lr:g}"] = {
+                "final_over_initial": float(loss[-1] / loss[0]),
+                "max_over_initial": float(loss.max() / loss[0]),
+                "steps_where_loss_rose": int(np.sum(np.diff(loss) > 0)),
+                "final_snr_near_db": rows[-1]["snr_near"],
+            }
+        axis.set(title=f"{name} LMS (Adam), loss / initial loss", xlabel="step")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
+    result["stability"] = stability
+    result["stability_figure"] = _save(figure, "lr_stability.png")
+
+    ls_snr = {"waveform": snr(near, mic - echo_ls), "spectral": snr(near, mic - spectral_ls.apply(ref))}
+    speed = {}
+    for name, (model, logs, seconds, _) in runs.items():
+        curve = np.array([row["snr_near"] for row in logs])
+        within = np.flatnonzero(curve >= ls_snr[name] - 0.5)
+        speed[name] = {
+            "seconds_per_step": seconds / steps,
+            "final_snr_near_db": snr(near, mic - model.apply(ref)),
+            "least_squares_snr_near_db": ls_snr[name],
+            "steps_to_within_0_5_db_of_least_squares": int(within[0]) + 1 if len(within) else None,
+        }
+    speed["waveform"]["least_squares_seconds"] = waveform_ls_seconds
+    speed["spectral"]["least_squares_seconds"] = spectral_ls_seconds
+    result["speed_quality"] = speed
+
+    figure = Figure(figsize=(10, 3.4), layout="constrained")
+    axes = figure.subplots(1, 2)
+    for axis, (name, (_, logs, _, _)) in zip(axes, runs.items()):
+        axis.semilogy([row["loss"] for row in logs], label="loss (vs mic)")
+        axis.semilogy([row["loss_oracle"] for row in logs], label="loss_oracle (vs true echo)")
+        if optimum[name] is not None:
+            axis.axhline(optimum[name], color="k", ls="--", lw=1, label="least-squares optimum")
+            axis.axhline(power_near, color="tab:green", ls=":", lw=1, label="near-end power")
+        axis.set(title=f"{name} LMS, lr 1e-2", xlabel="step")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=7)
+    result["loss_figure"] = _save(figure, "loss_vs_oracle.png")
+
+    # (d) what the output contains: per talk segment, and vs filter length
+    timeline = example.meta["timeline"]
+    outputs = {
+        "waveform LS": mic - echo_ls,
+        "TF LS": mic - spectral_ls.apply(ref),
+        "waveform LMS": mic - runs["waveform"][0].apply(ref),
+        "TF LMS": mic - runs["spectral"][0].apply(ref),
+        "PBFDAF (streaming)": cancel_echo(mic, ref, "pbfdaf", sample_rate, filter_ms=250).near_end_estimate,
+    }
+    far = _segments(timeline, "far_end_single_talk", sample_rate)[: len(mic)]
+    double = _segments(timeline, "double_talk", sample_rate)[: len(mic)]
+    near_only = _segments(timeline, "near_end_single_talk", sample_rate)[: len(mic)]
+    result["segments"] = {
+        name: {
+            "erle_far_end_single_talk_db": erle(mic[far], out[far]),
+            "erle_last_3_s_of_far_end_single_talk_db": erle(mic[far][-3 * sample_rate:], out[far][-3 * sample_rate:]),
+            "snr_near_double_talk_db": snr(near[double], out[double]),
+            "snr_near_near_end_single_talk_db": snr(near[near_only], out[near_only]),
+        }
+        for name, out in outputs.items()
+    }
+    result["echo_over_near_double_talk_db"] = 10 * np.log10(np.sum(echo[double] ** 2) / np.sum(near[double] ** 2))
+    lengths = {}
+    for seconds in (0.0625, 0.125, 0.25, 0.5):
+        estimate = fit_waveform_ls(mic, ref, int(seconds * sample_rate)).apply(ref)
+        lengths[f"{seconds * 1000:g} ms"] = {"erle_oracle_db": erle(echo, echo - estimate),
+                                              "snr_near_db": snr(near, mic - estimate)}
+    result["least_squares_vs_filter_length"] = lengths
+    first = slice(0, 8 * sample_rate)
+    panels = {"mic (far-end single talk, 0-8 s)": mic[first], **{k: outputs[k][first] for k in ("waveform LS", "TF LS", "PBFDAF (streaming)")}}
+    result["residual_figure"] = _save(plot_spectrograms(panels, sample_rate), "residual_echo.png")
+    numbers["offline"] = result
+
+
+SECTIONS = {
+    "conv": convolution_complexity,
+    "stft": stft_isometry,
+    "inconsistent": inconsistent_spectrogram,
+    "offline": offline_cancellers,
+}
 
 
 def main() -> None:
