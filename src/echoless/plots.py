@@ -22,6 +22,19 @@ def _finish(figure: Figure, path: str | os.PathLike | None) -> Figure:
     return figure
 
 
+def _single_axes():
+    figure = Figure(figsize=(7, 4))
+    return figure, figure.add_subplot()
+
+
+def _label(axes, xlabel: str, ylabel: str, title: str) -> None:
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+
+
 def _positive(values: Sequence[float]) -> np.ndarray:
     """Values for a log axis: non-positive entries become NaN (a gap, not an error)."""
     array = np.asarray(values, dtype=float)
@@ -58,19 +71,14 @@ def plot_loss_curves(
     -------
     matplotlib.figure.Figure
     """
-    figure = Figure(figsize=(7, 4))
-    axes = figure.add_subplot()
+    figure, axes = _single_axes()
     steps = np.arange(len(loss))
     axes.semilogy(steps, _positive(loss), label="loss (vs mic)")
     if loss_oracle is not None:
         axes.semilogy(steps, _positive(loss_oracle), label=oracle_label)
     if optimum is not None and optimum > 0:
         axes.axhline(optimum, color="k", linestyle="--", linewidth=1, label="least-squares optimum")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    _label(axes, "step", "loss", title)
     return _finish(figure, path)
 
 
@@ -101,16 +109,11 @@ def plot_impulse_response(
     -------
     matplotlib.figure.Figure
     """
-    figure = Figure(figsize=(7, 4))
-    axes = figure.add_subplot()
+    figure, axes = _single_axes()
     if true is not None:
         axes.plot(1e3 * np.arange(len(true)) / sample_rate, true, color="0.6", linewidth=1.5, label="true")
     axes.plot(1e3 * np.arange(len(estimate)) / sample_rate, estimate, linewidth=0.8, label="estimate")
-    axes.set_xlabel("time (ms)")
-    axes.set_ylabel("amplitude")
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    axes.legend()
+    _label(axes, "time (ms)", "amplitude", title)
     return _finish(figure, path)
 
 
