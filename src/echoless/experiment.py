@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 import torch
 
 from echoless._validation import check_choice, check_positive_int
@@ -43,6 +42,7 @@ from echoless.aec._fitting import WaveformLogger, check_offline_inputs
 from echoless.aec.least_squares import fit_spectral_ls, fit_waveform_ls
 from echoless.aec.tf_lms import ComplexMse, EndToEndSpectralConvolution, fit_spectral_lms
 from echoless.aec.waveform_lms import fit_waveform_lms, kernel_size_from_seconds
+from echoless.io import write_audio
 from echoless.metrics import oracle_metrics
 from echoless.plots import plot_impulse_response, plot_loss_curves, plot_seed_comparison
 
@@ -70,11 +70,6 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:
-    # 32-bit float WAV: echo estimates may exceed [-1, 1] and must not be clipped
-    soundfile.write(path, signal.astype(np.float32), sample_rate, subtype="FLOAT")
 
 
 def _true_echo_path(example: Any) -> np.ndarray | None:
@@ -234,7 +229,8 @@ def run_seed_experiment(
             folder = out / f"{method}_{data}"
             folder.mkdir(exist_ok=True)
             for name, signal in (("near_end_est", near_end_estimate), ("echo_est", echo_estimate), ("mic", mic), ("ref", ref)):
-                _write_wav(folder / f"{name}.wav", signal, sample_rate)
+                # 32-bit float WAV: estimates may exceed [-1, 1] and must not be clipped
+                write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")
             _write_json(folder / "logs.json", logs)
             _write_csv(folder / "logs.csv", logs)
             _write_json(folder / "metrics.json", metrics)

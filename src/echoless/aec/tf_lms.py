@@ -21,9 +21,12 @@ Two losses (``loss_type``):
     MSE between the microphone and the inverse STFT of :math:`\hat E`: what
     the listener hears, but every frequency is coupled through the overlap-add.
 
-The per-frequency convolution is one grouped real ``conv1d`` in which complex
-multiplication is the 2x2 real matrix ``[[Re H, -Im H], [Im H, Re H]]``: the
-same kernel as :func:`echoless.conv.stft_domain_convolution` (``method="conv1d"``).
+The per-frequency convolution is one grouped real ``conv1d`` (group ``f``:
+channels ``Re X_f, Im X_f``) in which complex multiplication is the 2x2 real
+matrix ``[[Re H, -Im H], [Im H, Re H]]``, as in
+:func:`echoless.conv.stft_domain_convolution` (``method="conv1d"``). During a
+fit the reference's spectrogram is put in that real layout once
+(:meth:`SpectralConvolution.prepare`); each step runs only the ``conv1d``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from numpy.typing import ArrayLike
 
 from echoless._validation import as_signal, check_choice, check_positive_int
 from echoless.aec._fitting import WaveformLogger, check_gd_options, check_offline_inputs, run_adam
-from echoless.conv.torch_conv import _convolve_across_blocks_conv1d
 
 LOSS_TYPES = ("spectral", "waveform")
 
@@ -50,7 +52,8 @@ class ComplexMse(torch.nn.Module):
         """Scalar loss of two complex tensors of one shape."""
         if estimate.shape != target.shape:
             raise ValueError(f"estimate and target shapes differ: {tuple(estimate.shape)} vs {tuple(target.shape)}")
-        return (estimate - target).abs().square().mean()
+        # squares of real and imaginary parts: no square root, unlike abs() ** 2
+        return torch.view_as_real(estimate - target).square().sum(-1).mean()
 
 
 class SpectralConvolution(torch.nn.Module):
@@ -79,18 +82,39 @@ class SpectralConvolution(torch.nn.Module):
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.weight = torch.nn.Parameter(torch.zeros(self.n_freqs, self.kernel_size, 2, dtype=dtype))
 
-    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        """Filter a complex spectrogram of shape (F, M) or (B, F, M); same shape out."""
+    def prepare(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The input-only part of :meth:`forward` (computed once per fit).
+
+        Parameters
+        ----------
+        spectrogram : torch.Tensor, complex, shape (F, M) or (B, F, M)
+
+        Returns
+        -------
+        torch.Tensor, real, shape (B, 2F, M + K - 1)
+            Channels ``Re X_0, Im X_0, Re X_1, ...``, left-padded with ``K - 1``
+            zero frames so that the convolution is causal.
+        """
         if not spectrogram.is_complex() or spectrogram.dim() not in (2, 3) or spectrogram.shape[-2] != self.n_freqs:
             raise ValueError(
                 f"spectrogram must be complex with shape ({self.n_freqs}, frames) or "
                 f"(batch, {self.n_freqs}, frames), got {spectrogram.dtype} {tuple(spectrogram.shape)}"
             )
-        kernel = torch.view_as_complex(self.weight).T  # (K, F): one row per tap
-        n_frames = spectrogram.shape[-1]
-        batch = spectrogram.reshape(-1, self.n_freqs, n_frames)
-        out = [_convolve_across_blocks_conv1d(item.T, kernel)[:n_frames].T for item in batch]
-        return torch.stack(out).reshape(spectrogram.shape)
+        batch = spectrogram.reshape(-1, self.n_freqs, spectrogram.shape[-1])
+        channels = torch.view_as_real(batch).permute(0, 1, 3, 2).reshape(batch.shape[0], 2 * self.n_freqs, -1)
+        return F.pad(channels, (self.kernel_size - 1, 0))
+
+    def filter_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        """Filter an input returned by :meth:`prepare`; returns complex (B, F, M)."""
+        real, imag = self.weight.flip(1).unbind(-1)  # (F, K) each, flipped: conv1d correlates
+        weight = torch.stack((torch.stack((real, -imag), 1), torch.stack((imag, real), 1)), 1)
+        out = F.conv1d(prepared, weight.reshape(2 * self.n_freqs, 2, self.kernel_size), groups=self.n_freqs)
+        out = out.reshape(out.shape[0], self.n_freqs, 2, -1).permute(0, 1, 3, 2)
+        return torch.view_as_complex(out.contiguous())
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """Filter a complex spectrogram of shape (F, M) or (B, F, M); same shape out."""
+        return self.filter_prepared(self.prepare(spectrogram)).reshape(spectrogram.shape)
 
     def get_kernel(self) -> np.ndarray:
         """:math:`H_k(f)` as a complex128 array of shape (F, K)."""
@@ -264,7 +288,7 @@ def fit_spectral_lms(
     check_signal_fits_stft(len(mic), model.n_fft, "mic")
     logger = WaveformLogger(mic, echo, near_end, torch.float32)
     with torch.no_grad():
-        ref_spectrogram = model.prepare_spectrogram(torch.as_tensor(ref))
+        prepared = model.spectral.prepare(model.prepare_spectrogram(torch.as_tensor(ref)))
         if loss_type == "spectral":
             target, oracle_target = model.prepare_spectrogram(logger.mic), model.prepare_spectrogram(logger.oracle)
         else:
@@ -272,8 +296,10 @@ def fit_spectral_lms(
     loss_function = ComplexMse() if loss_type == "spectral" else F.mse_loss
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
-        spectrogram = model.spectral(ref_spectrogram)
-        waveform = model.to_waveform(spectrogram, len(mic))
+        spectrogram = model.spectral.filter_prepared(prepared)[0]
+        # the spectral loss needs no gradient through the inverse STFT (only the logs use it)
+        with torch.set_grad_enabled(loss_type == "waveform"):
+            waveform = model.to_waveform(spectrogram, len(mic))
         estimate = spectrogram if loss_type == "spectral" else waveform
         loss = loss_function(estimate, target)
         with torch.no_grad():
