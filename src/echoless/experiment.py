@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from echoless._validation import check_choice, check_positive_int
-from echoless.aec._fitting import WaveformLogger, check_offline_inputs
+from echoless._validation import check_choice, check_positive_float, check_positive_int
+from echoless.aec._fitting import WaveformLogger, check_gd_options, check_offline_inputs
 from echoless.aec.least_squares import fit_spectral_ls, fit_waveform_ls
-from echoless.aec.tf_lms import ComplexMse, EndToEndSpectralConvolution, fit_spectral_lms
+from echoless.aec.tf_lms import ComplexMse, EndToEndSpectralConvolution, check_signal_fits_stft, fit_spectral_lms
 from echoless.aec.waveform_lms import fit_waveform_lms, kernel_size_from_seconds
 from echoless.io import write_audio
 from echoless.metrics import oracle_metrics
@@ -208,8 +208,15 @@ def run_seed_experiment(
         raise ValueError(f"methods has duplicates: {methods}")
     methods = tuple(method for method in METHODS if method in methods)  # closed form first
     sample_rate = next(iter(examples.values()))[1]
+    # every option is checked before the first fit, so a typo fails in seconds, not after an hour
+    n_steps, lr = check_gd_options(n_steps, lr)
+    check_positive_float(ridge, "ridge", allow_zero=True)
+    EndToEndSpectralConvolution(kernel_frames, n_fft=n_fft, hop_length=hop_length)
+    for (mic, *_), _ in examples.values():
+        kernel_size_from_seconds(kernel_seconds, sample_rate, len(mic))
+        check_signal_fits_stft(len(mic), n_fft, "mic")
     options = {
-        "sample_rate": sample_rate, "n_steps": check_positive_int(n_steps, "n_steps"), "lr": lr,
+        "sample_rate": sample_rate, "n_steps": n_steps, "lr": lr,
         "kernel_seconds": kernel_seconds, "kernel_frames": kernel_frames, "n_fft": n_fft,
         "hop_length": hop_length, "ridge": ridge, "progress": progress,
     }

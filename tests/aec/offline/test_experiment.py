@@ -69,11 +69,16 @@ def test_files_and_metrics_agree(dataset, tmp_path):
         (None, {"methods": ["nlms"]}, ValueError, "unknown method 'nlms'"),
         (None, {"methods": []}, ValueError, "at least one method"),
         (None, {"methods": ["waveform_ls", "waveform_ls"]}, ValueError, "duplicates"),
+        (None, {"lr": -1.0}, ValueError, "lr must be"),
+        (None, {"kernel_seconds": 10.0}, ValueError, "longer than the signal"),
+        (None, {"hop_length": 1000}, ValueError, "hop_length must be <= win_length"),
+        (None, {"n_fft": 16384, "hop_length": 64}, ValueError, "mic has 4000 samples"),
     ],
 )
-def test_rejects_bad_input(scene, tmp_path, dataset, kwargs, error, match):
+def test_rejects_bad_input_before_writing_anything(scene, tmp_path, dataset, kwargs, error, match):
     with pytest.raises(error, match=match):
-        run_seed_experiment({"synth": scene} if dataset is None else dataset, tmp_path, **{**TINY, **kwargs})
+        run_seed_experiment({"synth": scene} if dataset is None else dataset, tmp_path / "out", **{**TINY, **kwargs})
+    assert not (tmp_path / "out").exists()
 
 
 def test_rejects_mixed_sample_rates(scene, tmp_path):
