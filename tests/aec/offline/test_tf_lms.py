@@ -76,6 +76,13 @@ def test_fit_logs(scene, loss_type):
     assert set(logs[0]) == {"loss", "loss_oracle", "mse", "mse_oracle", "snr_echo", "snr_near", "lr"}
     assert logs[-1]["loss"] < 0.5 * logs[0]["loss"]
     assert logs[-1]["snr_echo"] > logs[0]["snr_echo"] + 3.0
+    # zero init: the first loss is the target's mean energy (|STFT(mic)|^2 averaged, or mic^2)
+    if loss_type == "spectral":
+        frames = model.prepare_spectrogram(torch.from_numpy(scene.mic)).numpy()
+        first = np.mean(np.abs(frames) ** 2)
+    else:
+        first = np.mean(scene.mic**2)
+    assert logs[0]["loss"] == pytest.approx(first, rel=1e-5)
     if loss_type == "waveform":
         assert logs[-1]["mse"] == pytest.approx(logs[-1]["loss"], rel=1e-5)
     # the model holds the best step's parameters: its waveform MSE is that step's logged mse

@@ -70,6 +70,8 @@ def test_fit_logs_and_best_snapshot(scene):
     assert all(row["lr"] == 3e-2 for row in logs)
     assert logs[-1]["loss"] < 0.1 * logs[0]["loss"]
     assert logs[0]["snr_echo"] == pytest.approx(0.0, abs=1e-6)  # zero init: echo estimate is 0
+    assert logs[0]["loss"] == pytest.approx(np.mean(scene.mic**2), rel=1e-5)
+    assert logs[0]["loss_oracle"] == pytest.approx(np.mean(scene.echo**2), rel=1e-5)
     # the returned model holds the lowest logged loss (float32 run, float64 re-evaluation)
     final_loss = np.mean((scene.mic - model.apply(scene.ref)) ** 2)
     assert final_loss == pytest.approx(min(row["loss"] for row in logs), rel=1e-4)
