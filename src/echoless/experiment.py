@@ -259,13 +259,13 @@ def run_seed_experiment(
                 path=folder / "impulse_response.png",
             )
             rows.append({"method": method, "data": data, "seconds": seconds, "metrics": metrics})
-        _write_comparison(all_logs, out / f"comparison_{data}.png", data)
+        _write_comparison(all_logs, out / f"comparison_{data}.png", data, echo_known=echo is not None)
     summary = {"rows": rows, "sample_rate": sample_rate}
     _write_json(out / "summary.json", summary)
     return summary
 
 
-def _write_comparison(all_logs: dict[str, list[dict]], path: Path, data: str) -> None:
+def _write_comparison(all_logs: dict[str, list[dict]], path: Path, data: str, echo_known: bool) -> None:
     """The seed's 3-panel figure; the waveform fit's loss *is* its MSE."""
     curves = {
         method: {key: [row[key] for row in logs] for key in ("mse", "mse_oracle", "snr_near")}
@@ -283,4 +283,4 @@ def _write_comparison(all_logs: dict[str, list[dict]], path: Path, data: str) ->
             **curves,
         }
     optima = {method: all_logs[method][0] for method in ("waveform_ls", "spectral_ls") if method in all_logs}
-    plot_seed_comparison(curves, optima=optima, title=f"waveform vs spectral on {data}", path=path)
+    plot_seed_comparison(curves, optima=optima, echo_known=echo_known, title=f"waveform vs spectral on {data}", path=path)

@@ -128,6 +128,7 @@ def plot_seed_comparison(
     curves: Mapping[str, Mapping[str, Sequence[float]]],
     *,
     optima: Mapping[str, Mapping[str, float]] | None = None,
+    echo_known: bool = True,
     title: str = "",
     path: str | os.PathLike | None = None,
 ) -> Figure:
@@ -141,6 +142,9 @@ def plot_seed_comparison(
     optima : mapping, optional
         ``{label: {"mse": value, ...}}`` for closed-form solutions, drawn as
         dashed horizontal lines.
+    echo_known : bool
+        False when the "oracle" values were computed against the microphone
+        (the seed's fallback without a true echo); the panel title says so.
     title : str
         Figure title.
     path : path-like, optional
@@ -173,7 +177,7 @@ def plot_seed_comparison(
         else:
             axes.text(0.5, 0.5, "unknown on this data", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel("step")
-        axes.set_title(label)
+        axes.set_title(label if echo_known or key != "mse_oracle" else "MSE vs mic (true echo unknown)")
         axes.grid(True, which="both", alpha=0.3)
     if title:
         figure.suptitle(title)

@@ -30,8 +30,9 @@ def test_seed_comparison_three_panels_and_unknown_near_end(tmp_path):
         "waveform": {"mse": [1.0, 0.5], "mse_oracle": [0.5, 0.2], "snr_near": [np.nan, np.nan]},
         "spectral": {"mse": [1.0, 0.6], "mse_oracle": [0.5, 0.3], "snr_near": [np.nan, np.nan]},
     }
-    figure = plot_seed_comparison(curves, optima={"ls": {"mse": 0.4}}, path=tmp_path / "c.png")
+    figure = plot_seed_comparison(curves, optima={"ls": {"mse": 0.4}}, echo_known=False, path=tmp_path / "c.png")
     assert len(figure.axes) == 3
     assert len(figure.axes[0].lines) == 3  # two curves and the optimum
     assert [text.get_text() for text in figure.axes[2].texts] == ["unknown on this data"]
+    assert figure.axes[1].get_title() == "MSE vs mic (true echo unknown)"
     assert (tmp_path / "c.png").read_bytes()[:8] == PNG_SIGNATURE
