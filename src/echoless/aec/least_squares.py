@@ -18,9 +18,13 @@ Waveform (:func:`fit_waveform_ls`)
       (``scipy.linalg.solve_toeplitz``). Solving with :math:`A` alone is the
       textbook "autocorrelation method"; to get the *exact* minimiser of the
       cropped objective, that solve is used as the preconditioner of conjugate
-      gradients on :math:`X^\top X`, whose products cost two FFTs. Since
-      :math:`A \succeq X^\top X` differ by a matrix of small norm, a few
-      iterations reach machine precision.
+      gradients on :math:`X^\top X`, whose products cost two FFTs. The two
+      differ only by the low-rank tail term, so few iterations reach a
+      relative residual of 1e-13: with 4000 taps on 20 s at 16 kHz, 6 to 12
+      iterations and under a second for speech or music that plays to the
+      end (where the Toeplitz solve alone is off by about 1 % of the
+      kernel), one iteration when the reference ends in silence (then
+      :math:`Z = 0` and the Toeplitz solve is already exact).
     * ``ridge`` loads the diagonal: :math:`(X^\top X + \rho\, a_0 I) h = X^\top y`,
       i.e. ``ridge`` is relative to the reference energy :math:`a_0`.
 
