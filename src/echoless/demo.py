@@ -23,9 +23,9 @@ from echoless.evaluation import STREAMING_METHODS, Cancellation, cancel_echo
 from echoless.io import write_audio
 from echoless.metrics import oracle_metrics
 
-# Adam steps per gradient-descent fit. Measured on 2 cores: the whole demo
-# (2 x 20 s of audio, 5 offline methods + PBFDAF, report) takes about
-# `make demo` minutes with this value; the seed used 1500 (see README).
+# Adam steps per gradient-descent fit. Measured: the whole demo (2 x 20 s of
+# audio, 5 offline methods + PBFDAF, report) took 2 min 5 s on a shared 2-core
+# machine with this value; the seed used 1500.
 DEMO_STEPS = 300
 # echo-path length of every method, in seconds (the seed's 4000 taps at 16 kHz)
 KERNEL_SECONDS = 0.25
