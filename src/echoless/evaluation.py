@@ -47,6 +47,11 @@ METHODS = STREAMING_METHODS + OFFLINE_METHODS
 
 # the seed's STFT for the time-frequency methods
 TF_N_FFT, TF_HOP_LENGTH = 2048, 512
+# command-line name -> run_seed_experiment's name (spectral-lms: the seed's spectral loss)
+_EXPERIMENT_NAMES = {
+    "waveform-ls": "waveform_ls", "spectral-ls": "spectral_ls",
+    "waveform-lms": "waveform_lms", "spectral-lms": "spectral_lms_spectral",
+}
 
 
 @dataclass
@@ -127,32 +132,27 @@ def cancel_echo(
     if method in OFFLINE_METHODS and (delay != 0 or postfilter != 0.0):
         raise ValueError(f"delay and postfilter apply to streaming methods {STREAMING_METHODS}, not to {method!r}")
 
-    from echoless import aec  # lazy: the offline methods import torch
-
     filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
-    tf_frames = max(1, math.ceil(filter_samples / TF_HOP_LENGTH))
     start = time.perf_counter()
     if method in STREAMING_METHODS:
-        near_end_estimate = aec.cancel(
+        from echoless.aec import cancel
+
+        near_end_estimate = cancel(
             mic, ref, method=method, sample_rate=sample_rate,
             filter_ms=filter_ms, delay=delay, postfilter=postfilter,
         )
     else:
-        if method == "waveform-ls":
-            model = aec.fit_waveform_ls(mic, ref, min(filter_samples, len(mic)))
-        elif method == "spectral-ls":
-            model = aec.fit_spectral_ls(mic, ref, tf_frames, TF_N_FFT, TF_HOP_LENGTH)
-        elif method == "waveform-lms":
-            model, _ = aec.fit_waveform_lms(
-                mic, ref, kernel_seconds=filter_ms / 1000.0, n_steps=n_steps,
-                sample_rate=sample_rate, progress=progress,
-            )
-        else:
-            model, _ = aec.fit_spectral_lms(
-                mic, ref, kernel_size=tf_frames, n_fft=TF_N_FFT, hop_length=TF_HOP_LENGTH,
-                n_steps=n_steps, progress=progress,
-            )
-        near_end_estimate = mic - model.apply(ref)
+        # the one dispatch of the offline fits, shared with run_seed_experiment (imports torch)
+        from echoless.experiment import _fit
+
+        options = {
+            "sample_rate": sample_rate, "n_steps": n_steps, "lr": 1e-2, "progress": progress, "ridge": 0.0,
+            "kernel_seconds": filter_ms / 1000.0,
+            "kernel_frames": max(1, math.ceil(filter_samples / TF_HOP_LENGTH)),
+            "n_fft": TF_N_FFT, "hop_length": TF_HOP_LENGTH,
+        }
+        _, _, echo_estimate = _fit(_EXPERIMENT_NAMES[method], (mic, ref, None, None), options)
+        near_end_estimate = mic - echo_estimate
     seconds = time.perf_counter() - start
     return Cancellation(
         near_end_estimate=near_end_estimate,
