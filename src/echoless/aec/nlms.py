@@ -8,7 +8,7 @@ and NLMS minimises the a priori error :math:`e_t = y_t - \hat e_t` by
 
 Here the filter is held fixed during a frame of ``N`` samples and updated
 once with the frame's averaged gradient (block NLMS):
-:math:`\mathbf h \leftarrow \mathbf h + \mu\, S^\top \mathbf e / (\sum_t \|\mathbf s_t\|^2 + \delta)`,
+:math:`\mathbf h \leftarrow \mathbf h + \mu\, S^\top \mathbf e / (N \|\mathbf s\|^2 + \delta)`,
 ``S`` being the ``(N, L)`` matrix of reference vectors. Output and gradient
 are two matrix products over a strided view of the reference history, with
 no Python loop over samples. It is the simplest canceller and the slowest to
@@ -95,7 +95,7 @@ class NLMS(StreamingCanceller):
             error = mic - echo_estimate
             # sum over the frame of ||s_t||^2 ~ N times the window energy
             energy = size * float(np.dot(history[size - 1 :], history[size - 1 :])) + size * self.filter_length * POWER_FLOOR
-            self._taps += (self.step_size * size / energy) * (error @ self._vectors)
+            self._taps += (self.step_size / energy) * (error @ self._vectors)
         return echo_estimate
 
     def _filter_taps(self) -> np.ndarray:
