@@ -12,6 +12,11 @@ conv
     :class:`echoless.conv.PartitionedConvolver`.
 metrics
     SNR, SI-SNR, MSE, ERLE and their oracle variants.
+io
+    Reading and writing mono audio files with clear errors; atomic writes.
+data
+    Examples and data sets: the built-in ``synth`` and ``real``, simulated
+    echo scenes, the seed's and the AEC Challenge's layouts.
 """
 
 __version__ = "0.1.0"

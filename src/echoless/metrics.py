@@ -14,7 +14,8 @@ near end, or the true echo), ``estimate`` is what a method produced.
   The *oracle* ERLE, available on synthetic data, is
   ``erle(echo, echo - echo_estimate)``: echo energy over residual echo energy,
   valid at all times, even in double talk.
-* ``erle_over_time``: the same ratio in short frames, for plots.
+* ``erle_over_time``: segmental ERLE, the same ratio in consecutive
+  non-overlapping frames (100 ms by default), in dB, for plots over time.
 
 "Oracle" metrics compare against signals that only synthetic scenes have (the
 true echo, the true near end); see :func:`oracle_metrics`.

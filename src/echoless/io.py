@@ -1,0 +1,228 @@
+"""Reading and writing mono audio files, with the checks echo cancellation needs.
+
+Every signal in echoless is a 1-D ``float64`` array at an explicit sample rate.
+:func:`read_audio` turns a file into exactly that or says clearly why it cannot:
+missing file, unreadable format, wrong sample rate, several channels, no
+samples, NaN or Inf. Integer PCM is scaled to ``[-1, 1)`` (``int16`` sample
+``k`` becomes ``k / 32768``), the convention of libsndfile and of most tools.
+
+:func:`write_audio` writes atomically: the data goes to a temporary file in the
+destination folder, which is then renamed over the destination
+(:func:`os.replace` is atomic on one file system), so a crash never leaves a
+half-written file behind.
+
+Input protection
+----------------
+Every file :func:`read_audio` reads is remembered (by resolved path) for the
+life of the Python process. :func:`write_audio` refuses to overwrite any of
+them, so a command such as ``echoless cancel mic.wav ref.wav --out mic.wav``
+cannot destroy its own input. Write to another path instead; a new process
+starts with an empty registry.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from echoless._validation import as_signal, check_positive_int
+
+__all__ = ["read_audio", "resample_signal", "write_audio"]
+
+# Resolved paths of every file read_audio has read in this process.
+_INPUT_PATHS: set[Path] = set()
+
+# Subtypes that store fixed-point samples and therefore clip outside [-1, 1].
+_FLOAT_SUBTYPES = {"FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_III"}
+
+
+def _as_path(path: Any, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int = 16000,
+    resample: bool = False,
+    *,
+    channel: int | None = None,
+) -> np.ndarray:
+    """Read a mono audio file as a ``float64`` array at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any format libsndfile reads (WAV, FLAC, OGG, ...).
+    sample_rate : int
+        Expected sample rate in Hz.
+    resample : bool
+        Convert a file at another rate to ``sample_rate`` (polyphase filtering,
+        :func:`scipy.signal.resample_poly`) instead of raising.
+    channel : int, optional
+        Index of the channel to keep from a multichannel file. Without it a
+        multichannel file is an error, never silently mixed down.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,), dtype float64
+        Samples in ``[-1, 1)`` for integer PCM files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is a folder, is not readable audio, has another sample
+        rate (and ``resample`` is false), has several channels (and no
+        ``channel``), holds no samples, or holds NaN or Inf.
+    """
+    path = _as_path(path)
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    if channel is not None:
+        channel = check_positive_int(channel, "channel", minimum=0)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an audio file")
+    try:
+        data, file_rate = soundfile.read(path, dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
+        ) from None
+    _INPUT_PATHS.add(path.resolve())
+
+    n_channels = data.shape[1]
+    if channel is not None:
+        if channel >= n_channels:
+            raise ValueError(f"channel={channel} is out of range: {path} has {n_channels} channel(s)")
+        data = data[:, channel]
+    elif n_channels != 1:
+        raise ValueError(
+            f"{path} has {n_channels} channels, echoless needs mono: pass channel=0 "
+            f"(or another index below {n_channels}) to pick one"
+        )
+    else:
+        data = data[:, 0]
+    if data.size == 0:
+        raise ValueError(f"{path} holds no samples (empty audio file)")
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise ValueError(f"{path} contains {bad} NaN or Inf sample(s)")
+
+    if file_rate != sample_rate:
+        if not resample:
+            raise ValueError(
+                f"{path} has sample rate {file_rate} Hz, expected {sample_rate} Hz; "
+                f"pass resample=True to convert it to {sample_rate} Hz"
+            )
+        data = resample_signal(data, int(file_rate), sample_rate)
+    return np.ascontiguousarray(data, dtype=np.float64)
+
+
+def resample_signal(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Change the sample rate of a signal by polyphase filtering.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_samples,)
+        Signal at ``orig_rate``.
+    orig_rate, target_rate : int
+        Sample rates in Hz.
+
+    Returns
+    -------
+    numpy.ndarray, shape (ceil(n_samples * target_rate / orig_rate),)
+        :func:`scipy.signal.resample_poly` with the rate ratio in lowest terms
+        (its default Kaiser-window anti-aliasing filter).
+    """
+    import scipy.signal  # slow to import; only resampling needs it
+
+    x = as_signal(x, "x")
+    orig_rate = check_positive_int(orig_rate, "orig_rate")
+    target_rate = check_positive_int(target_rate, "target_rate")
+    if orig_rate == target_rate:
+        return x.copy()
+    divisor = math.gcd(orig_rate, target_rate)
+    return scipy.signal.resample_poly(x, target_rate // divisor, orig_rate // divisor)
+
+
+def write_audio(
+    path: str | os.PathLike,
+    x: Any,
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write a mono signal to an audio file, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its suffix picks the format (``.wav``, ``.flac``, ...).
+        Missing parent folders are created.
+    x : array_like, shape (n_samples,)
+        Finite samples, nominally in ``[-1, 1]``.
+    sample_rate : int
+        Sample rate in Hz.
+    subtype : str
+        libsndfile subtype: ``"PCM_16"`` (default, 16-bit WAV), ``"PCM_24"``,
+        ``"FLOAT"`` (32-bit float, no clipping), ...
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` was read by :func:`read_audio` in this process, if ``x`` is
+        not a finite 1-D signal, or if the format or subtype is unknown.
+
+    Warns
+    -----
+    UserWarning
+        If a fixed-point ``subtype`` forces samples outside ``[-1, 1]`` to be clipped.
+    """
+    path = _as_path(path)
+    x = as_signal(x, "x")
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    if path.resolve() in _INPUT_PATHS:
+        raise ValueError(
+            f"refusing to overwrite {path}: it was read as an input in this run; write to another path"
+        )
+    file_format = path.suffix.lstrip(".").upper()
+    if file_format not in soundfile.available_formats():
+        raise ValueError(f"unknown audio format {path.suffix!r} in {path}: use e.g. .wav or .flac")
+    if not soundfile.check_format(file_format, subtype):
+        raise ValueError(f"subtype {subtype!r} cannot be written in the {file_format} format")
+
+    peak = float(np.max(np.abs(x)))
+    if subtype not in _FLOAT_SUBTYPES and peak > 1.0:
+        warnings.warn(
+            f"writing {path}: peak {peak:.3g} exceeds 1.0; samples are clipped to [-1, 1] for {subtype}",
+            UserWarning,
+            stacklevel=2,
+        )
+        x = np.clip(x, -1.0, 1.0)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        soundfile.write(temporary, x, sample_rate, subtype=subtype, format=file_format)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
