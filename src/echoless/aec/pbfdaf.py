@@ -10,7 +10,7 @@ then the gradient constraint. :math:`S(k)` is the far-end power per bin,
 smoothed over about ``P`` frames, so :math:`P S(k) \approx \sum_p |X_p(k)|^2`
 is the energy of the whole filter input in that bin (per-bin NLMS
 normalisation); :math:`\delta` keeps silent bins from dividing by zero
-(a -80 dBFS floor).
+(a -60 dBFS floor).
 
 Step size. A fixed :math:`\mu` is either slow or wrecked by double talk.
 The optimal NLMS step is the share of residual *echo* in the error,
@@ -43,12 +43,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._fft import rfft_into
+from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
 
-#: Floor of the per-bin normalisation, as a far-end power (-80 dBFS).
-POWER_FLOOR = 1e-8
+#: Floor of the per-bin normalisation, as a far-end power per sample (-60 dBFS): a quieter
+#: reference would turn the near end into huge, meaningless updates.
+POWER_FLOOR = 1e-6
 #: Smallest leak the estimator may report (Speex's MIN_LEAK).
 MIN_LEAK = 0.005
 
@@ -92,6 +93,7 @@ class PBFDAF(PartitionedCanceller):
         step_size: float = 1.0,
         adaptive_step: bool = True,
         proportionate: bool = True,
+        two_path: bool = True,
         constraint: str = "alternating",
         delay: int | str = 0,
         postfilter: float = 0.0,
@@ -102,6 +104,7 @@ class PBFDAF(PartitionedCanceller):
         self.step_size = check_positive_float(step_size, "step_size", allow_zero=True)
         self.adaptive_step = bool(adaptive_step)
         self.proportionate = bool(proportionate)
+        self.two_path = bool(two_path)
         super().__init__(
             sample_rate,
             frame_size,
@@ -129,10 +132,72 @@ class PBFDAF(PartitionedCanceller):
         self._spectral_smoothing = size / self.sample_rate
         self._echo_zero_padded = np.zeros(2 * size)
         self._echo_padded_spectrum = np.empty(bins, dtype=np.complex128)
+        # before the filter has learned, a room-like prior: step decays 10x from first to last partition
+        prior = np.exp(-2.4 * np.arange(n_partitions) / n_partitions)
+        self._prior = prior * (n_partitions / prior.sum())
         self._learned = 0.0  # accumulated start-up steps
         self._adapted = False
         self._step_bins = np.empty(bins)
         self._gradient = np.empty_like(self._weights)
+        # two-path: the adapted (background) weights are self._weights; the output uses these
+        self._foreground = self._weights.copy()
+        self._foreground_spectrum = np.empty(bins, dtype=np.complex128)
+        self._foreground_window = np.empty(2 * size)
+        self._difference_stats = np.zeros(4)  # short/long averages of the energy difference, and variances
+
+    def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        background = super()._step(mic, ref)
+        if not self.two_path:
+            return background
+        size = self.frame_size
+        np.einsum("pk,pk->k", self._spectra.spectra, self._foreground, out=self._foreground_spectrum)
+        foreground = irfft_into(self._foreground_spectrum, self._foreground_window)[size:]
+        if self._choose_background(mic, background, foreground):
+            self._foreground[:] = self._weights
+            return background
+        return foreground
+
+    def _choose_background(self, mic: np.ndarray, background: np.ndarray, foreground: np.ndarray) -> bool:
+        """Two-path decision (Speex MDF): copy the background filter to the output one when its
+        error is significantly lower; reset the background to the foreground when it is much worse.
+
+        "Significantly" compares the error-energy difference with its uncertainty
+        ``S_ff * D_bf`` (foreground error energy times the energy of the
+        difference of the two errors), instantaneously and smoothed over ~2 and ~6 frames.
+        """
+        fore_error = mic - foreground
+        back_error = mic - background
+        fore_energy = float(np.dot(fore_error, fore_error))
+        gap = fore_energy - float(np.dot(back_error, back_error))
+        spread = fore_energy * float(np.dot(fore_error - back_error, fore_error - back_error))
+        stats = self._difference_stats  # short mean, short variance, long mean, long variance
+        stats[0] = 0.6 * stats[0] + 0.4 * gap
+        stats[1] = 0.36 * stats[1] + 0.16 * spread
+        stats[2] = 0.85 * stats[2] + 0.15 * gap
+        stats[3] = 0.7225 * stats[3] + 0.0225 * spread
+        better = gap * abs(gap) > spread or stats[0] * abs(stats[0]) > 0.5 * stats[1] or stats[2] * abs(stats[2]) > 0.25 * stats[3]
+        if better:
+            stats[:] = 0.0
+            return True
+        worse = -gap * abs(gap) > 4 * spread or -stats[0] * abs(stats[0]) > 4 * stats[1] or -stats[2] * abs(stats[2]) > 4 * stats[3]
+        if worse:
+            self._weights[:] = self._foreground
+            stats[:] = 0.0
+        return False
+
+    def _filter_taps(self) -> np.ndarray:
+        if not self.two_path:
+            return super()._filter_taps()
+        background = self._weights
+        self._weights = self._foreground
+        try:
+            return super()._filter_taps()
+        finally:
+            self._weights = background
+
+    def _load_filter(self, taps: np.ndarray) -> None:
+        super()._load_filter(taps)
+        self._foreground[:] = self._weights
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
         newest, slot = spectra[0], self._powers[self._oldest]
@@ -144,8 +209,8 @@ class PBFDAF(PartitionedCanceller):
         step = self._adaptive_step(error_spectrum, ref) if self.adaptive_step else self.step_size
         scale = np.divide(step, self._power + self._floor, out=self._step_bins)
         gradient = np.multiply(np.conj(spectra, out=self._gradient), scale * error_spectrum, out=self._gradient)
-        if self.proportionate and self._adapted:
-            gradient *= self._proportions()[:, None]
+        if self.proportionate:
+            gradient *= (self._proportions() if self._adapted else self._prior)[:, None]
         self._weights += gradient
 
     def _proportions(self) -> np.ndarray:
@@ -183,7 +248,7 @@ class PBFDAF(PartitionedCanceller):
             self._learned += start_rate
             self._adapted = self._learned > len(self._weights) and leak > 0.03
             return self.step_size * start_rate
-        coherence = float(np.dot(error, echo)) ** 2 / (error_energy * echo_energy + 1e-30)
+        coherence = float(np.dot(error, echo)) ** 2 / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
         ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
         residual = np.minimum(leak * echo_power, 0.5 * error_power)
         residual *= 0.7

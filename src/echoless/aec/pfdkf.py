@@ -116,7 +116,9 @@ class PFDKF(PartitionedCanceller):
     def _init_update(self) -> None:
         shape = self._weights.shape
         # a unit-gain path spread over the taps: each weight spectrum has E|W|^2 ~ 1 / P
-        self._uncertainty = np.full(shape, self.initial_uncertainty / shape[0])
+        # room-like prior: the echo-path energy decays ~20 dB from the first partition to the last
+        prior = np.exp(-4.8 * np.arange(shape[0]) / shape[0])
+        self._uncertainty = np.repeat((self.initial_uncertainty * prior / prior.sum())[:, None], shape[1], axis=1)
         self._noise = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
         self._powers = np.empty(shape)

@@ -33,8 +33,9 @@ import numpy as np
 from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float, check_positive_int
 
-#: Forgetting factor of the spectral estimates (about 3 frames).
-SMOOTHING = 0.7
+#: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
+#: unrelated signals upwards, which would attenuate the near end in double talk).
+SMOOTHING = 0.9
 #: Suppression floor, dB, at strength 1.
 FLOOR_DB = -30.0
 
