@@ -17,7 +17,7 @@ overlapping, each zero-padded to twice its length so that lags do not wrap),
 which averages out the near-end talker and noise.
 
 :class:`DelayTracker` runs the same estimate in a stream, on the last two
-seconds, once a second, and moves the reference delay only when two successive
+seconds, once a second (every 4 s once locked), and moves the reference delay only when two successive
 confident estimates agree; :class:`DelayLine` applies the delay.
 """
 
@@ -154,8 +154,9 @@ class DelayLine:
 class DelayTracker:
     """Streaming GCC-PHAT: estimates the bulk delay and delays the reference by it.
 
-    Every ``interval`` seconds the delay is estimated on the last
-    ``history`` seconds of mic and reference. A confident estimate that agrees
+    Every ``interval`` seconds (every ``4 * interval`` once two estimates
+    agree) the delay is estimated on the last ``history`` seconds of mic and
+    reference. A confident estimate that agrees
     (within 2 samples) with the previous one becomes the new delay, minus a
     5 ms margin so that the filter also sees the direct-path onset; the
     canceller's filter is shifted by the change so it stays aligned.
@@ -185,8 +186,9 @@ class DelayTracker:
         self._ref = np.zeros(length)
         self._write = 0
         self._filled = 0
-        self._period = max(1, round(interval * sample_rate / frame_size))
-        self._countdown = self._period
+        self._search_period = max(1, round(interval * sample_rate / frame_size))
+        self._locked_period = 4 * self._search_period
+        self._period = self._countdown = self._search_period
         self._candidate: int | None = None
 
     @property
@@ -206,8 +208,8 @@ class DelayTracker:
         return self._line.process(ref)
 
     def _update(self, canceller) -> None:
-        order = np.roll(np.arange(len(self._ref)), -self._write)[-self._filled :]
-        mic, ref = self._mic[order], self._ref[order]
+        mic = np.concatenate([self._mic[self._write :], self._mic[: self._write]])[-self._filled :]
+        ref = np.concatenate([self._ref[self._write :], self._ref[: self._write]])[-self._filled :]
         if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
             return
         lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
@@ -216,6 +218,8 @@ class DelayTracker:
             return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 2
         self._candidate = lag
+        # once two estimates agree, re-check less often (each check costs three long FFTs)
+        self._period = self._locked_period if agreed else self._search_period
         target = max(0, lag - self.margin)
         if agreed and abs(target - self._line.delay) > 2:
             canceller._shift_filter(target - self._line.delay)
