@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike
 
 from echoless._validation import check_positive_float
 from echoless.aec.base import StreamingCanceller
@@ -58,24 +57,10 @@ class NLMS(StreamingCanceller):
         filter_ms: float | None = None,
         *,
         step_size: float = 0.5,
-        delay: int | str = 0,
-        postfilter: float = 0.0,
-        adapt: bool = True,
-        initial_filter: ArrayLike | None = None,
-        divergence_ratio: float = 8.0,
+        **options,
     ) -> None:
         self.step_size = check_positive_float(step_size, "step_size", allow_zero=True)
-        super().__init__(
-            sample_rate,
-            frame_size,
-            filter_length,
-            filter_ms,
-            delay=delay,
-            postfilter=postfilter,
-            adapt=adapt,
-            initial_filter=initial_filter,
-            divergence_ratio=divergence_ratio,
-        )
+        super().__init__(sample_rate, frame_size, filter_length, filter_ms, **options)
 
     def _init_filter(self) -> None:
         length, size = self.filter_length, self.frame_size

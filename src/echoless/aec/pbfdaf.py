@@ -33,15 +33,20 @@ Before the filter has learned anything (:math:`\hat E = 0`, so :math:`\eta` is
 unknown) a scalar step :math:`\tfrac14 \min(\|s\|^2, \|e\|^2)/\|e\|^2` is used
 until the accumulated steps reach ``P`` (one full pass of the filter).
 
+The step is shared between partitions in proportion to their energy
+(``proportionate``, as Speex does): the early, strong part of a room
+response learns fastest. ``two_path`` keeps a separate output filter (see
+the class notes).
+
 ``adaptive_step=False`` uses the constant ``step_size`` instead; with one
-partition and ``constraint="full"`` the filter is then exactly the textbook
-constrained FDAF (Shynk 1992; Haykin, *Adaptive Filter Theory*, ch. 8).
+partition, ``two_path=False`` and ``constraint="full"`` the filter is then
+exactly the textbook constrained FDAF (Shynk 1992; Haykin, *Adaptive Filter
+Theory*, ch. 8).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float
@@ -67,6 +72,14 @@ class PBFDAF(PartitionedCanceller):
         (``adaptive_step=False``); stable for ``0 < step_size < 2``.
     adaptive_step : bool
         Use the residual-echo-to-error step (default) or a constant one.
+    proportionate : bool
+        Share the step between partitions in proportion to their energy
+        (exponentially decaying, room-like shares until the filter has learned).
+    two_path : bool
+        Keep a foreground filter for the output, replaced by the adapted
+        (background) one only when that one is significantly better, and reset
+        the background when it is much worse (Speex MDF): double talk that
+        drags the adapted filter does not reach the output.
     constraint : {"alternating", "full"}
         Which partitions get the gradient constraint each frame.
     **options
@@ -95,28 +108,13 @@ class PBFDAF(PartitionedCanceller):
         proportionate: bool = True,
         two_path: bool = True,
         constraint: str = "alternating",
-        delay: int | str = 0,
-        postfilter: float = 0.0,
-        adapt: bool = True,
-        initial_filter: ArrayLike | None = None,
-        divergence_ratio: float = 8.0,
+        **options,
     ) -> None:
         self.step_size = check_positive_float(step_size, "step_size", allow_zero=True)
         self.adaptive_step = bool(adaptive_step)
         self.proportionate = bool(proportionate)
         self.two_path = bool(two_path)
-        super().__init__(
-            sample_rate,
-            frame_size,
-            filter_length,
-            filter_ms,
-            constraint=constraint,
-            delay=delay,
-            postfilter=postfilter,
-            adapt=adapt,
-            initial_filter=initial_filter,
-            divergence_ratio=divergence_ratio,
-        )
+        super().__init__(sample_rate, frame_size, filter_length, filter_ms, constraint=constraint, **options)
 
     def _init_update(self) -> None:
         bins, size = self.frame_size + 1, self.frame_size

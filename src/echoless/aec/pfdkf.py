@@ -37,7 +37,6 @@ while :math:`A` in the covariance alone sets how fast uncertainty regrows.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
@@ -87,11 +86,7 @@ class PFDKF(PartitionedCanceller):
         initial_uncertainty: float = 10.0,
         noise_smoothing: float = 0.5,
         constraint: str = "alternating",
-        delay: int | str = 0,
-        postfilter: float = 0.0,
-        adapt: bool = True,
-        initial_filter: ArrayLike | None = None,
-        divergence_ratio: float = 8.0,
+        **options,
     ) -> None:
         self.transition = check_positive_float(transition, "transition")
         if self.transition > 1.0:
@@ -100,18 +95,7 @@ class PFDKF(PartitionedCanceller):
         self.noise_smoothing = check_positive_float(noise_smoothing, "noise_smoothing", allow_zero=True)
         if self.noise_smoothing >= 1.0:
             raise ValueError(f"noise_smoothing must be in [0, 1), got {noise_smoothing}")
-        super().__init__(
-            sample_rate,
-            frame_size,
-            filter_length,
-            filter_ms,
-            constraint=constraint,
-            delay=delay,
-            postfilter=postfilter,
-            adapt=adapt,
-            initial_filter=initial_filter,
-            divergence_ratio=divergence_ratio,
-        )
+        super().__init__(sample_rate, frame_size, filter_length, filter_ms, constraint=constraint, **options)
 
     def _init_update(self) -> None:
         shape = self._weights.shape
