@@ -22,7 +22,8 @@ residual-echo suppressor, and the safety net:
 
 Subclasses implement ``_init_filter()`` (allocate and clear the adaptive state),
 ``_step(mic, ref) -> echo_estimate`` (predict, then adapt unless ``adapt`` is
-false), the ``filter`` property and ``_load_filter(h)``.
+false), ``_filter_taps()`` and ``_load_filter(h)``, and may provide
+``_residual_power()`` for the postfilter.
 """
 
 from __future__ import annotations
@@ -151,11 +152,13 @@ class StreamingCanceller:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             echo_estimate = self._step(mic, ref)
             out = np.subtract(mic, echo_estimate, out=self._out_frame)
+            residual_power = self._residual_power()
             if not self._safe(mic, out):
                 out[:] = mic
                 echo_estimate = np.zeros(self.frame_size)
+                residual_power = None
             if self._postfilter is not None:
-                out = self._postfilter.process(out, echo_estimate)
+                out = self._postfilter.process(out, echo_estimate, residual_power)
         self.n_frames += 1
         return out.copy()
 
@@ -202,6 +205,10 @@ class StreamingCanceller:
 
     def _load_filter(self, taps: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _residual_power(self) -> np.ndarray | None:
+        """The canceller's own estimate of the residual-echo power spectrum in this frame, if it has one."""
+        return None
 
     # -------------------------------------------------------------- internals
     def _shift_filter(self, samples: int) -> None:

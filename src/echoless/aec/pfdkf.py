@@ -104,11 +104,15 @@ class PFDKF(PartitionedCanceller):
         prior = np.exp(-4.8 * np.arange(shape[0]) / shape[0])
         self._uncertainty = np.repeat((self.initial_uncertainty * prior / prior.sum())[:, None], shape[1], axis=1)
         self._noise = np.zeros(shape[1])
+        self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
         self._powers = np.empty(shape)
         self._gain = np.empty(shape)
         self._scratch = np.empty(shape)
         self._gradient = np.empty(shape, dtype=np.complex128)
+
+    def _residual_power(self) -> np.ndarray | None:
+        return self._residual if self.adapt else None
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
         a2 = self.transition**2
@@ -119,6 +123,7 @@ class PFDKF(PartitionedCanceller):
         powers += np.square(spectra.imag, out=self._scratch)
         uncertainty = self._uncertainty
         denominator = np.einsum("pk,pk->k", uncertainty, powers)
+        np.multiply(denominator, 0.5, out=self._residual)  # expected residual-echo power in E
         denominator += 2.0 * self._noise + self._noise_floor
         gain = np.divide(uncertainty, denominator, out=self._gain)
         gradient = np.multiply(np.conj(spectra, out=self._gradient), gain, out=self._gradient)

@@ -19,6 +19,12 @@ power of :math:`o` that :math:`\hat e` predicts linearly,
           \qquad G_{\min} = 10^{-\beta \cdot 30 / 20},
 
 with ``strength`` :math:`\beta` the one knob (1: Wiener gain, floor -30 dB).
+A canceller that knows its own residual-echo spectrum (the Kalman filter:
+:math:`\tfrac{R}{M}\sum_p \Phi_p |X_p|^2`, from its state uncertainty)
+passes it in, and :math:`\gamma^2` becomes
+:math:`\max(\gamma^2, \hat\Phi_{rr}^{\text{model}} / \Phi_{oo})`: large while the
+filter is still uncertain (the first seconds, after a path change), small
+once it has converged, so double talk is spared.
 
 Trade-off: more strength removes more residual echo (higher ERLE, a real gain
 in the first seconds and after path changes), but in double talk the near end
@@ -78,8 +84,11 @@ class ResidualEchoSuppressor:
         self._output_power = np.zeros(self.frame_size + 1)
         self._echo_power = np.zeros(self.frame_size + 1)
         self._cross = np.zeros(self.frame_size + 1, dtype=np.complex128)
+        self._residual = np.zeros(self.frame_size + 1)
 
-    def process(self, output: np.ndarray, echo_estimate: np.ndarray) -> np.ndarray:
+    def process(
+        self, output: np.ndarray, echo_estimate: np.ndarray, residual_power: np.ndarray | None = None
+    ) -> np.ndarray:
         """Suppress the residual echo in one frame.
 
         Parameters
@@ -88,6 +97,10 @@ class ResidualEchoSuppressor:
             Linear canceller output (near end + residual echo).
         echo_estimate : numpy.ndarray, shape (frame_size,)
             The canceller's echo estimate for the same frame.
+        residual_power : numpy.ndarray, shape (frame_size + 1,), optional
+            The canceller's own prediction of the residual-echo power per bin
+            (a Kalman filter knows it from its state uncertainty), on the scale
+            of ``|FFT_2N([0, output])|^2``; used when it exceeds the coherent part.
 
         Returns
         -------
@@ -111,6 +124,10 @@ class ResidualEchoSuppressor:
         self._cross *= a
         self._cross += (1 - a) * out_spectrum * np.conj(echo_spectrum)
         coherence = (self._cross.real**2 + self._cross.imag**2) / (self._output_power * self._echo_power + 1e-30)
+        if residual_power is not None:
+            self._residual *= a
+            self._residual += (1 - a) * residual_power
+            coherence = np.maximum(coherence, self._residual / (self._output_power + 1e-30))
         gain = np.maximum(self.floor, 1.0 - self.strength * np.minimum(coherence, 1.0))
         out_spectrum *= gain
         synthesis = irfft_into(out_spectrum, self._synthesis)
