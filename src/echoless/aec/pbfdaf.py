@@ -36,7 +36,8 @@ until the accumulated steps reach ``P`` (one full pass of the filter).
 The step is shared between partitions in proportion to their energy
 (``proportionate``, as Speex does): the early, strong part of a room
 response learns fastest. ``two_path`` keeps a separate output filter (see
-the class notes).
+the class notes). The residual echo :math:`\eta|\hat E(k)|^2` is also what
+the postfilter is given as this filter's own residual-echo estimate.
 
 ``adaptive_step=False`` uses the constant ``step_size`` instead; with one
 partition, ``two_path=False`` and ``constraint="full"`` the filter is then
@@ -133,6 +134,7 @@ class PBFDAF(PartitionedCanceller):
         # before the filter has learned, a room-like prior: step decays 10x from first to last partition
         prior = np.exp(-2.4 * np.arange(n_partitions) / n_partitions)
         self._prior = prior * (n_partitions / prior.sum())
+        self._residual = np.zeros(bins)
         self._learned = 0.0  # accumulated start-up steps
         self._adapted = False
         self._step_bins = np.empty(bins)
@@ -211,6 +213,9 @@ class PBFDAF(PartitionedCanceller):
             gradient *= (self._proportions() if self._adapted else self._prior)[:, None]
         self._weights += gradient
 
+    def _residual_power(self) -> np.ndarray | None:
+        return self._residual if self.adapt and self.adaptive_step else None
+
     def _proportions(self) -> np.ndarray:
         """Share of the step per partition, ``P`` times its share of the filter energy (floored)."""
         weights = self._weights.view(np.float64)
@@ -241,6 +246,7 @@ class PBFDAF(PartitionedCanceller):
         self._echo_variance += rate * (float(np.dot(echo_change, echo_change)) - self._echo_variance)
         variance = max(self._echo_variance, 1e-30)
         leak = min(max(self._cross / variance, MIN_LEAK), 1.0)
+        np.multiply(echo_power, leak, out=self._residual)  # residual echo, for the postfilter
         if not self._adapted:
             start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if ref_energy > size * 1e-6 else 0.0
             self._learned += start_rate
