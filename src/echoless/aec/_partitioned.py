@@ -100,8 +100,11 @@ class PartitionedCanceller(StreamingCanceller):
             rfft_into(window, self._weights[row])
 
     def _filter_taps(self) -> np.ndarray:
-        taps = np.fft.irfft(self._weights, 2 * self.frame_size, axis=1)[:, : self.frame_size]
-        return taps.reshape(-1).copy()
+        return self._taps_of(self._weights)
+
+    def _taps_of(self, weights: np.ndarray) -> np.ndarray:
+        """Time-domain taps (P * B,) of partition spectra (P, B + 1): first half of each IFFT."""
+        return np.fft.irfft(weights, 2 * self.frame_size, axis=1)[:, : self.frame_size].reshape(-1).copy()
 
     def _load_filter(self, taps: np.ndarray) -> None:
         padded = np.zeros(self.filter_length)

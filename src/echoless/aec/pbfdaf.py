@@ -4,13 +4,13 @@ On the partitioned filter of :mod:`echoless.aec._partitioned` (prediction
 :math:`\hat E = \sum_p W_p X_p`, error spectrum :math:`E`), each frame applies
 the normalised gradient step, per frequency bin :math:`k`,
 
-.. math:: W_p(k) \leftarrow W_p(k) + \frac{\mu(k)}{P\,S(k) + \delta}\, X_p^*(k)\, E(k),
+.. math:: W_p(k) \leftarrow W_p(k) + \frac{\mu(k)\, \pi_p}{\sum_q |X_q(k)|^2 + \delta}\, X_p^*(k)\, E(k),
 
-then the gradient constraint. :math:`S(k)` is the far-end power per bin,
-smoothed over about ``P`` frames, so :math:`P S(k) \approx \sum_p |X_p(k)|^2`
-is the energy of the whole filter input in that bin (per-bin NLMS
-normalisation); :math:`\delta` keeps silent bins from dividing by zero
-(a -60 dBFS floor).
+then the gradient constraint. :math:`\sum_q |X_q(k)|^2` is the energy of the
+whole filter input in that bin (per-bin NLMS normalisation, kept as a running
+sum over the delay line, so a speech onset never meets a stale, small
+normaliser); :math:`\delta` keeps silent bins from dividing by zero (a
+-60 dBFS floor); :math:`\pi_p` (mean 1) shares the step between partitions.
 
 Step size. A fixed :math:`\mu` is either slow or wrecked by double talk.
 The optimal NLMS step is the share of residual *echo* in the error,
@@ -186,14 +186,7 @@ class PBFDAF(PartitionedCanceller):
         return False
 
     def _filter_taps(self) -> np.ndarray:
-        if not self.two_path:
-            return super()._filter_taps()
-        background = self._weights
-        self._weights = self._foreground
-        try:
-            return super()._filter_taps()
-        finally:
-            self._weights = background
+        return self._taps_of(self._foreground if self.two_path else self._weights)
 
     def _load_filter(self, taps: np.ndarray) -> None:
         super()._load_filter(taps)
