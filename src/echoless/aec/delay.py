@@ -182,9 +182,9 @@ class DelayTracker:
         self.margin = round(0.005 * sample_rate)
         self._line = DelayLine(self.max_lag, frame_size)
         length = max(round(history * sample_rate), 2 * self.max_lag + frame_size)
-        self._mic = np.zeros(length)
-        self._ref = np.zeros(length)
-        self._write = 0
+        # history as a ring of whole frames: one row write per frame
+        self._frames = np.zeros((2, -(-length // frame_size), frame_size))  # mic, ref
+        self._row = 0
         self._filled = 0
         self._search_period = max(1, round(interval * sample_rate / frame_size))
         self._locked_period = 4 * self._search_period
@@ -198,9 +198,11 @@ class DelayTracker:
 
     def process(self, mic: np.ndarray, ref: np.ndarray, canceller) -> np.ndarray:
         """Record one frame pair, maybe re-estimate, return the delayed reference frame."""
-        _ring_write(self._mic, self._write, mic)
-        self._write = _ring_write(self._ref, self._write, ref)
-        self._filled = min(len(self._ref), self._filled + len(ref))
+        frames = self._frames
+        frames[0, self._row] = mic
+        frames[1, self._row] = ref
+        self._row = (self._row + 1) % frames.shape[1]
+        self._filled = min(frames.shape[1], self._filled + 1)
         self._countdown -= 1
         if self._countdown == 0:
             self._countdown = self._period
@@ -208,8 +210,8 @@ class DelayTracker:
         return self._line.process(ref)
 
     def _update(self, canceller) -> None:
-        mic = np.concatenate([self._mic[self._write :], self._mic[: self._write]])[-self._filled :]
-        ref = np.concatenate([self._ref[self._write :], self._ref[: self._write]])[-self._filled :]
+        oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
+        mic, ref = oldest_first.reshape(2, -1)
         if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
             return
         lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
