@@ -158,7 +158,12 @@ class StreamingCanceller:
                 echo_estimate = np.zeros(self.frame_size)
                 residual_power = None
             if self._postfilter is not None:
-                out = self._postfilter.process(out, echo_estimate, residual_power)
+                filtered = self._postfilter.process(out, echo_estimate, residual_power)
+                if not np.isfinite(filtered).all():  # its spectra overflowed (input near 1e150)
+                    self._postfilter.reset()
+                    self.n_resets += 1
+                    filtered = out
+                out = filtered
         self.n_frames += 1
         return out.copy()
 
