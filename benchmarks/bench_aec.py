@@ -195,7 +195,7 @@ def main() -> None:
         name: {c: float(np.median([m[c] for m in per_scene.values()])) for c in columns}
         for name, per_scene in results.items()
     }
-    print(f"\n## Median over {len(scenes)} scenes ({duration:.0f} s each, 16 kHz, 10 ms frames, one core)\n")
+    print(f"\n## Median over {len(scenes)} scenes ({duration:.0f} s each, 16 kHz, 10 ms frames unless stated, one core)\n")
     print(table(medians, columns))
     for column in columns[:-1]:
         print(f"\n### {column} per scene\n")

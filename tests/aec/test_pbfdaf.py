@@ -102,3 +102,16 @@ def test_two_path_keeps_the_output_filter_through_double_talk():
     # with a fixed, double-talk-blind step the adapted filter is dragged away, but the
     # foreground (output) filter is only replaced by a better one
     assert _double_talk_drift_db(step_size=0.5, adaptive_step=False) < -30
+
+
+def test_echo_path_change_is_retracked_within_two_seconds():
+    rng = np.random.default_rng(2)
+    first, second = (rng.standard_normal(200) * np.exp(-np.arange(200) / 40) for _ in range(2))
+    ref = rng.standard_normal(16000 * 4)
+    echo = np.concatenate([scipy.signal.lfilter(first, 1, ref)[:32000], scipy.signal.lfilter(second, 1, ref)[32000:]])
+    mic = echo + 1e-4 * rng.standard_normal(len(ref))
+    canceller = PBFDAF(frame_size=64, filter_length=256)
+    out = _stream(canceller, mic, ref)
+    assert _erle_db(mic[24000:32000], out[24000:32000]) > 30  # converged before the change
+    assert _erle_db(mic[32000:33000], out[32000:33000]) < 10  # the change hurts
+    assert _erle_db(mic[-8000:], out[-8000:]) > 25  # and is re-learned within 2 s
