@@ -60,11 +60,8 @@ class PFDKF(PartitionedCanceller):
         unit-gain echo path); larger converges faster at the start.
     noise_smoothing : float
         Forgetting factor in [0, 1) of the observation-noise PSD estimate.
-    constraint : {"alternating", "full"}
-        Which partitions get the gradient constraint each frame.
-    **options
-        ``delay``, ``postfilter``, ``adapt``, ``initial_filter``,
-        ``divergence_ratio`` of the base class.
+    constraint, **options
+        As for :class:`~echoless.aec.pbfdaf.PBFDAF`.
 
     Examples
     --------
