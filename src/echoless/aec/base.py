@@ -192,6 +192,11 @@ class StreamingCanceller:
         return taps
 
     @property
+    def latency(self) -> int:
+        """Samples by which the output lags the input: one frame with the postfilter, else 0."""
+        return 0 if self._postfilter is None else self.frame_size
+
+    @property
     def delay(self) -> int:
         """Bulk delay (samples) currently applied to the reference."""
         if self._delay_tracker is not None:

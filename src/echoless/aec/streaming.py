@@ -2,10 +2,13 @@
 
 The signals are cut into frames of ``frame_size`` samples, the last partial
 frame is zero-padded, and the output is trimmed back to the input length, so
-``len(cancel(mic, ref)) == len(mic)`` always. :data:`METHODS` maps each method
+``len(cancel(mic, ref)) == len(mic)`` always. A canceller whose output lags
+(the postfilter adds one frame, see its ``latency``) is run on extra zero
+frames and its output advanced, so the result is aligned with ``mic``. :data:`METHODS` maps each method
 name to its class; other cancellers (offline ones included) can be registered
 there, as long as they are constructed with ``sample_rate`` and their options
-and provide ``frame_size`` and ``process(mic_frame, ref_frame)``.
+and provide ``frame_size`` and ``process(mic_frame, ref_frame)`` (and
+``latency`` in samples if their output lags).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def cancel(
     Returns
     -------
     numpy.ndarray, shape (T,), float64
-        ``mic`` minus the estimated echo (one frame late if the postfilter is on).
+        ``mic`` minus the estimated echo, aligned with ``mic``.
 
     Examples
     --------
@@ -66,7 +69,8 @@ def cancel(
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     canceller = METHODS[method](sample_rate=sample_rate, **options)
     size = canceller.frame_size
-    padded = -(-len(mic) // size) * size
+    latency = getattr(canceller, "latency", 0)
+    padded = -(-(len(mic) + latency) // size) * size
     mic_frames = np.zeros(padded)
     ref_frames = np.zeros(padded)
     mic_frames[: len(mic)] = mic
@@ -74,4 +78,4 @@ def cancel(
     out = np.empty(padded)
     for start in range(0, padded, size):
         out[start : start + size] = canceller.process(mic_frames[start : start + size], ref_frames[start : start + size])
-    return out[: len(mic)]
+    return out[latency : latency + len(mic)]
