@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "PFDKF": "pfdkf",
     "estimate_delay": "delay",
     "ResidualEchoSuppressor": "postfilter",
-    "cancel": "cancel",
+    "cancel": "streaming",
 }
 
 

@@ -1,0 +1,281 @@
+r"""The streaming echo-canceller protocol, and the safety net every canceller shares.
+
+A streaming canceller is a state object fed one frame of microphone signal
+``y`` and one frame of far-end reference ``s`` at a time (``frame_size``
+samples each, float64). It keeps an estimate :math:`\hat h` of the echo path,
+predicts the echo :math:`\hat e = s * \hat h` and returns the near-end
+estimate :math:`\hat n = y - \hat e`:
+
+>>> canceller = PBFDAF(sample_rate=16000, frame_size=160, filter_ms=250)  # doctest: +SKIP
+>>> out = canceller.process(mic_frame, ref_frame)                          # doctest: +SKIP
+
+This base class holds everything that is not an update rule (as in
+``pyroomacoustics.adaptive``): argument checks, the bulk delay of the
+reference (fixed, or estimated on the fly with ``delay="auto"``), the optional
+residual-echo suppressor, and the safety net:
+
+* no NaN or Inf ever leaves :meth:`StreamingCanceller.process`: a non-finite
+  echo estimate resets the filter and the frame is passed through;
+* divergence — output energy more than ``divergence_ratio`` times the
+  microphone energy, both smoothed over about half a second — resets the
+  filter too. Each reset is counted in :attr:`StreamingCanceller.n_resets`.
+
+Subclasses implement ``_init_filter()`` (allocate and clear the adaptive state),
+``_step(mic, ref) -> echo_estimate`` (predict, then adapt unless ``adapt`` is
+false), ``_filter_taps()`` and ``_load_filter(h)``, and may provide
+``_residual_power()`` for the postfilter.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from echoless._validation import as_signal, check_positive_float, check_positive_int
+
+#: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
+DEFAULT_FILTER_MS = 250.0
+#: Smoothing time of the energies watched by the divergence detector, seconds.
+DIVERGENCE_SECONDS = 0.5
+#: Energy below which a frame counts as silent (float audio in [-1, 1]: about -100 dBFS).
+SILENCE_POWER = 1e-10
+
+
+class StreamingCanceller:
+    """Base class of frame-by-frame echo cancellers.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sampling rate in Hz (both signals).
+    frame_size : int
+        Samples per call to :meth:`process` (160 = 10 ms at 16 kHz).
+    filter_length : int, optional
+        Echo-path length in taps. Give this or ``filter_ms``, not both.
+    filter_ms : float, optional
+        Echo-path length in milliseconds (default 250 ms when neither is given).
+    delay : int or "auto"
+        Bulk delay in samples applied to the reference before the filter, so
+        that the filter taps are not spent on a pure delay. ``"auto"`` estimates
+        it on the fly with GCC-PHAT (:class:`echoless.aec.delay.DelayTracker`),
+        up to 500 ms.
+    postfilter : float
+        Strength of the residual-echo suppressor
+        (:class:`echoless.aec.postfilter.ResidualEchoSuppressor`); ``0`` (the
+        default) turns it off. When on, the output lags the input by one frame.
+    adapt : bool
+        Adapt the filter. Set the attribute to ``False`` to freeze it.
+    initial_filter : array_like, optional
+        Starting echo-path estimate, shape (n_taps,) with ``n_taps <= filter_length``.
+    divergence_ratio : float
+        Reset the filter when the smoothed output energy exceeds this many times
+        the smoothed microphone energy (a canceller must remove energy, not add it).
+
+    Attributes
+    ----------
+    n_resets : int
+        Number of safety resets (non-finite estimate or divergence) so far.
+    n_frames : int
+        Frames processed since construction or the last :meth:`reset`.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        frame_size: int = 160,
+        filter_length: int | None = None,
+        filter_ms: float | None = None,
+        *,
+        delay: int | str = 0,
+        postfilter: float = 0.0,
+        adapt: bool = True,
+        initial_filter: ArrayLike | None = None,
+        divergence_ratio: float = 8.0,
+    ) -> None:
+        self.sample_rate = check_positive_int(sample_rate, "sample_rate")
+        self.frame_size = check_positive_int(frame_size, "frame_size")
+        if filter_length is not None and filter_ms is not None:
+            raise ValueError("give filter_length or filter_ms, not both")
+        if filter_length is None:
+            milliseconds = DEFAULT_FILTER_MS if filter_ms is None else check_positive_float(filter_ms, "filter_ms")
+            filter_length = max(1, round(milliseconds * self.sample_rate / 1000.0))
+        self.filter_length = check_positive_int(filter_length, "filter_length")
+        self.adapt = bool(adapt)
+        self.divergence_ratio = check_positive_float(divergence_ratio, "divergence_ratio")
+        self._delay_setting = _check_delay(delay)
+        self._init_filter()
+        self._initial_filter = None
+        if initial_filter is not None:
+            taps = as_signal(initial_filter, "initial_filter")
+            if len(taps) > self.filter_length:
+                raise ValueError(
+                    f"initial_filter has {len(taps)} taps, more than filter_length={self.filter_length}"
+                )
+            self._initial_filter = taps.copy()
+            self._load_filter(taps)
+        self._postfilter = None
+        strength = check_positive_float(postfilter, "postfilter", allow_zero=True)
+        if strength > 0:
+            from echoless.aec.postfilter import ResidualEchoSuppressor
+
+            self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
+        self._smoothing = min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate))
+        self._out_frame = np.empty(self.frame_size)
+        self._reset_stream()
+        self.n_resets = 0
+
+    # ----------------------------------------------------------------- protocol
+    def process(self, mic_frame: ArrayLike, ref_frame: ArrayLike) -> np.ndarray:
+        """Cancel the echo in one frame.
+
+        Parameters
+        ----------
+        mic_frame : array_like, shape (frame_size,)
+            Microphone samples (echo + near end), finite.
+        ref_frame : array_like, shape (frame_size,)
+            Far-end reference samples played by the loudspeaker, finite.
+
+        Returns
+        -------
+        numpy.ndarray, shape (frame_size,), float64
+            Near-end estimate ``mic - echo_estimate`` (one frame later when the
+            postfilter is on). Always finite.
+        """
+        mic = self._check_frame(mic_frame, "mic_frame")
+        ref = self._check_frame(ref_frame, "ref_frame")
+        if self._delay_tracker is not None:
+            ref = self._delay_tracker.process(mic, ref, self)
+        elif self._delay_line is not None:
+            ref = self._delay_line.process(ref)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            echo_estimate = self._step(mic, ref)
+            out = np.subtract(mic, echo_estimate, out=self._out_frame)
+            residual_power = self._residual_power()
+            if not self._safe(mic, out):
+                out[:] = mic
+                echo_estimate = np.zeros(self.frame_size)
+                residual_power = None
+            if self._postfilter is not None:
+                filtered = self._postfilter.process(out, echo_estimate, residual_power)
+                if not np.isfinite(filtered).all():  # its spectra overflowed (input near 1e150)
+                    self._postfilter.reset()
+                    self.n_resets += 1
+                    filtered = out
+                out = filtered
+        self.n_frames += 1
+        return out.copy()
+
+    def reset(self) -> None:
+        """Forget everything: echo path, signal history, delay estimate, statistics.
+
+        The canceller is then in the state it had right after construction
+        (including ``initial_filter`` if one was given).
+        """
+        self._init_filter()
+        if self._initial_filter is not None:
+            self._load_filter(self._initial_filter)
+        if self._postfilter is not None:
+            self._postfilter.reset()
+        self._reset_stream()
+        self.n_resets = 0
+
+    @property
+    def filter(self) -> np.ndarray:
+        """Current echo-path estimate in the time domain, shape (filter_length,).
+
+        A read-only copy; it excludes the bulk delay (see :attr:`delay`).
+        """
+        taps = self._filter_taps()
+        taps.setflags(write=False)
+        return taps
+
+    @property
+    def latency(self) -> int:
+        """Samples by which the output lags the input: one frame with the postfilter, else 0."""
+        return 0 if self._postfilter is None else self.frame_size
+
+    @property
+    def delay(self) -> int:
+        """Bulk delay (samples) currently applied to the reference."""
+        if self._delay_tracker is not None:
+            return self._delay_tracker.delay
+        return 0 if self._delay_line is None else self._delay_line.delay
+
+    # -------------------------------------------------------- subclass hooks
+    def _init_filter(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _filter_taps(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _load_filter(self, taps: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _residual_power(self) -> np.ndarray | None:
+        """The canceller's own estimate of the residual-echo power spectrum in this frame, if it has one."""
+        return None
+
+    # -------------------------------------------------------------- internals
+    def _shift_filter(self, samples: int) -> None:
+        """Move the estimate ``samples`` taps earlier (later if negative): the bulk delay changed."""
+        taps = self._filter_taps()
+        shifted = np.zeros(self.filter_length)
+        if samples >= 0:
+            shifted[: max(0, self.filter_length - samples)] = taps[samples : self.filter_length]
+        else:
+            shifted[-samples:] = taps[: self.filter_length + samples]
+        self._load_filter(shifted)
+
+    def _reset_stream(self) -> None:
+        from echoless.aec.delay import DelayLine, DelayTracker
+
+        setting = self._delay_setting
+        self._delay_tracker = DelayTracker(self.sample_rate, self.frame_size) if setting == "auto" else None
+        fixed = isinstance(setting, int) and setting > 0
+        self._delay_line = DelayLine(setting, self.frame_size, setting) if fixed else None
+        self._mic_energy = 0.0
+        self._out_energy = 0.0
+        self.n_frames = 0
+
+    def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
+        fast = isinstance(frame, np.ndarray) and frame.dtype == np.float64
+        array = frame if fast else as_signal(frame, name)
+        if array.shape != (self.frame_size,):
+            array = as_signal(array, name)  # raises first on non-1-D input
+            raise ValueError(f"{name} must have frame_size={self.frame_size} samples, got {len(array)}")
+        if not np.isfinite(array).all():
+            as_signal(array, name)  # raises, naming the NaN/Inf count
+        return array
+
+    def _safe(self, mic: np.ndarray, out: np.ndarray) -> bool:
+        """Update the divergence watch; reset the filter and return False if unsafe."""
+        out_power = float(np.dot(out, out))
+        mic_power = float(np.dot(mic, mic))
+        a = self._smoothing
+        self._mic_energy += a * (mic_power - self._mic_energy)
+        self._out_energy += a * (out_power - self._out_energy)
+        finite = np.isfinite(out_power) and np.isfinite(self._out_energy)
+        diverged = self._out_energy > self.divergence_ratio * self._mic_energy + SILENCE_POWER * self.frame_size
+        if finite and not diverged:
+            return True
+        self._init_filter()
+        self._mic_energy = self._out_energy = 0.0
+        self.n_resets += 1
+        return False
+
+
+def _check_delay(delay: int | str) -> int | str:
+    if isinstance(delay, str):
+        if delay != "auto":
+            raise ValueError(f"delay must be a non-negative integer or 'auto', got {delay!r}")
+        return delay
+    if isinstance(delay, bool) or not isinstance(delay, numbers.Integral):
+        raise TypeError(f"delay must be a non-negative integer or 'auto', got {type(delay).__name__}")
+    if delay < 0:
+        raise ValueError(f"delay must be >= 0 samples, got {delay}")
+    return int(delay)

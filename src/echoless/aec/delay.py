@@ -1,0 +1,244 @@
+r"""Bulk delay between the far-end reference and the microphone, by GCC-PHAT.
+
+Playback buffers and the acoustic path delay the echo by tens of
+milliseconds. An adaptive filter would spend one tap per sample of that delay
+on zeros, so the reference is delayed before the filter instead.
+
+The generalised cross-correlation with phase transform (GCC-PHAT) whitens the
+cross-spectrum of mic ``y`` and reference ``s`` before going back to lags:
+
+.. math:: r(\tau) = \mathcal{F}^{-1}\Big[\frac{\Phi_{ys}(f)}{|\Phi_{ys}(f)|}\Big](\tau),
+          \qquad \Phi_{ys}(f) = \sum_{\text{windows } w} Y_w(f)\, S_w^*(f),
+
+so every frequency votes with its phase only and the peak is a sharp spike at
+the delay :math:`D` (``mic[t] ~ ref[t - D]``) even for coloured speech and a
+reverberant path. The cross-spectrum is summed over sliding windows (half
+overlapping, each zero-padded to twice its length so that lags do not wrap),
+which averages out the near-end talker and noise.
+
+:class:`DelayTracker` runs the same estimate in a stream, on the last two
+seconds, once a second (every 4 s once locked), and moves the reference delay only when two successive
+confident estimates agree; :class:`DelayLine` applies the delay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
+
+#: Largest delay searched by default, seconds (both signs).
+MAX_DELAY_SECONDS = 0.5
+#: Peak-to-background ratio of the GCC-PHAT function above which an estimate is trusted.
+CONFIDENCE = 8.0
+
+
+def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tuple[int, float]:
+    """Delay of ``mic`` behind ``ref`` and the confidence of that estimate.
+
+    Parameters
+    ----------
+    mic, ref : numpy.ndarray, shape (T,)
+    max_lag : int
+        Lags searched: ``-max_lag .. max_lag`` samples.
+    window : int
+        Window length; windows hop by half of it (one window if ``T <= window``).
+
+    Returns
+    -------
+    lag : int
+        Samples by which ``mic`` lags ``ref``.
+    confidence : float
+        Peak height over the RMS of the GCC function at the other lags (0 if
+        either signal is silent).
+    """
+    window = min(window, len(mic))
+    n_fft = 1 << int(np.ceil(np.log2(2 * window)))
+    hop = max(1, window // 2)
+    starts = range(0, max(1, len(mic) - window + 1), hop)
+    cross = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
+    for start in starts:
+        mic_spectrum = np.fft.rfft(mic[start : start + window], n_fft)
+        ref_spectrum = np.fft.rfft(ref[start : start + window], n_fft)
+        cross += mic_spectrum * np.conj(ref_spectrum)
+    magnitude = np.abs(cross)
+    if magnitude.max() == 0.0:
+        return 0, 0.0
+    # bins with (almost) no common energy carry only noise phase: leave them out
+    weights = np.where(magnitude > 1e-6 * magnitude.max(), 1.0 / np.maximum(magnitude, 1e-300), 0.0)
+    correlation = np.fft.irfft(cross * weights, n_fft)
+    max_lag = min(max_lag, n_fft // 2 - 1)
+    lags = np.arange(-max_lag, max_lag + 1)
+    values = correlation[lags % n_fft]
+    best = int(np.argmax(values))
+    others = np.delete(values, best)
+    background = float(np.sqrt(np.mean(others**2))) if len(others) else 0.0
+    confidence = float(values[best] / background) if background > 0 else float("inf")
+    return int(lags[best]), confidence
+
+
+def estimate_delay(
+    mic: ArrayLike,
+    ref: ArrayLike,
+    sample_rate: int = 16000,
+    max_delay: float = MAX_DELAY_SECONDS,
+    window_seconds: float = 2.0,
+) -> int:
+    """Bulk delay of the echo in ``mic`` behind ``ref``, in samples (GCC-PHAT).
+
+    Parameters
+    ----------
+    mic, ref : array_like, shape (T,)
+        Microphone and far-end reference, same length and sample rate.
+    sample_rate : int
+        Sampling rate in Hz.
+    max_delay : float
+        Largest delay searched, in seconds, both signs (default 0.5 s).
+    window_seconds : float
+        Sliding-window length in seconds; the cross-spectrum is summed over
+        half-overlapping windows. Must exceed ``max_delay``.
+
+    Returns
+    -------
+    int
+        ``D`` such that ``mic[t]`` best matches ``ref[t - D]``; negative when
+        the mic leads the reference (a broken setup). ``0`` when a signal is silent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = np.random.default_rng(0).standard_normal(16000)
+    >>> mic = np.concatenate([np.zeros(640), ref[:-640]])
+    >>> estimate_delay(mic, ref)
+    640
+    """
+    mic = as_signal(mic, "mic")
+    ref = as_signal(ref, "ref")
+    check_same_length(mic, ref, "mic", "ref")
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    max_lag = round(check_positive_float(max_delay, "max_delay") * sample_rate)
+    window = round(check_positive_float(window_seconds, "window_seconds") * sample_rate)
+    if window <= max_lag:
+        raise ValueError(f"window_seconds ({window_seconds}) must exceed max_delay ({max_delay})")
+    return gcc_phat(mic, ref, max_lag, window)[0]
+
+
+class DelayLine:
+    """Delays a stream of frames by a settable number of samples (ring buffer).
+
+    Parameters
+    ----------
+    max_delay : int
+        Largest delay that :attr:`delay` may be set to, samples.
+    frame_size : int
+        Samples per frame.
+    delay : int
+        Initial delay in samples.
+    """
+
+    def __init__(self, max_delay: int, frame_size: int, delay: int = 0) -> None:
+        self.max_delay = int(max_delay)
+        self.frame_size = int(frame_size)
+        self._buffer = np.zeros(self.max_delay + self.frame_size)
+        self._write = 0
+        self.delay = int(delay)
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """Store ``frame`` (frame_size,), return the frame ``delay`` samples older."""
+        size, n = len(self._buffer), self.frame_size
+        self._write = _ring_write(self._buffer, self._write, frame)
+        return _ring_read(self._buffer, (self._write - n - self.delay) % size, n)
+
+
+class DelayTracker:
+    """Streaming GCC-PHAT: estimates the bulk delay and delays the reference by it.
+
+    Every ``interval`` seconds (every ``4 * interval`` once two estimates
+    agree) the delay is estimated on the last ``history`` seconds of mic and
+    reference. A confident estimate that agrees
+    (within 2 samples) with the previous one becomes the new delay, minus a
+    5 ms margin so that the filter also sees the direct-path onset; the
+    canceller's filter is shifted by the change so it stays aligned.
+
+    Parameters
+    ----------
+    sample_rate, frame_size : int
+    max_delay : float
+        Largest delay searched, seconds.
+    history, interval : float
+        Analysis window and re-estimation period, seconds.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        frame_size: int,
+        max_delay: float = MAX_DELAY_SECONDS,
+        history: float = 2.0,
+        interval: float = 1.0,
+    ) -> None:
+        self.max_lag = round(max_delay * sample_rate)
+        self.margin = round(0.005 * sample_rate)
+        self._line = DelayLine(self.max_lag, frame_size)
+        length = max(round(history * sample_rate), 2 * self.max_lag + frame_size)
+        # history as a ring of whole frames: one row write per frame
+        self._frames = np.zeros((2, -(-length // frame_size), frame_size))  # mic, ref
+        self._row = 0
+        self._filled = 0
+        self._search_period = max(1, round(interval * sample_rate / frame_size))
+        self._locked_period = 4 * self._search_period
+        self._period = self._countdown = self._search_period
+        self._candidate: int | None = None
+
+    @property
+    def delay(self) -> int:
+        """Delay currently applied to the reference, samples."""
+        return self._line.delay
+
+    def process(self, mic: np.ndarray, ref: np.ndarray, canceller) -> np.ndarray:
+        """Record one frame pair, maybe re-estimate, return the delayed reference frame."""
+        frames = self._frames
+        frames[0, self._row] = mic
+        frames[1, self._row] = ref
+        self._row = (self._row + 1) % frames.shape[1]
+        self._filled = min(frames.shape[1], self._filled + 1)
+        self._countdown -= 1
+        if self._countdown == 0:
+            self._countdown = self._period
+            self._update(canceller)
+        return self._line.process(ref)
+
+    def _update(self, canceller) -> None:
+        oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
+        mic, ref = oldest_first.reshape(2, -1)
+        if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
+            return
+        lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
+        if confidence < CONFIDENCE:
+            self._candidate = None
+            return
+        agreed = self._candidate is not None and abs(lag - self._candidate) <= 2
+        self._candidate = lag
+        # once two estimates agree, re-check less often (each check costs three long FFTs)
+        self._period = self._locked_period if agreed else self._search_period
+        target = max(0, lag - self.margin)
+        if agreed and abs(target - self._line.delay) > 2:
+            canceller._shift_filter(target - self._line.delay)
+            self._line.delay = target
+
+
+def _ring_write(buffer: np.ndarray, position: int, data: np.ndarray) -> int:
+    """Write ``data`` into the ring ``buffer`` at ``position``; return the next position."""
+    first = min(len(data), len(buffer) - position)
+    buffer[position : position + first] = data[:first]
+    buffer[: len(data) - first] = data[first:]
+    return (position + len(data)) % len(buffer)
+
+
+def _ring_read(buffer: np.ndarray, position: int, n: int) -> np.ndarray:
+    """Copy ``n`` samples out of the ring ``buffer`` starting at ``position``."""
+    end = position + n
+    if end <= len(buffer):
+        return buffer[position:end].copy()
+    return np.concatenate([buffer[position:], buffer[: end - len(buffer)]])

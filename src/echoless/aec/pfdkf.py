@@ -1,0 +1,139 @@
+r"""Partitioned frequency-domain Kalman filter (Enzner & Vary state-space echo canceller).
+
+The echo path is a hidden state that drifts: per partition ``p`` and bin ``k``,
+
+.. math:: W_p^{(l+1)}(k) = A\, W_p^{(l)}(k) + \Delta W_p^{(l)}(k),\qquad
+          E\,|\Delta W_p(k)|^2 = \Psi_\Delta(k) = (1 - A^2)\,|W_p(k)|^2,
+
+observed through the microphone, :math:`Y = \sum_p X_p W_p + S` with
+:math:`S` the near-end signal and noise (power :math:`\Psi_s`). With the
+frequency-domain diagonal approximation the Kalman filter decouples into
+scalar filters per bin (Enzner & Vary, "Frequency-domain adaptive Kalman
+filter for acoustic echo control in hands-free telephones", Signal
+Processing 2006; Kuech, Mabande & Enzner, "State-space architecture of the
+partitioned-block-based acoustic echo controller", ICASSP 2014):
+
+.. math::
+   D(k) &= \sum_p |X_p(k)|^2 \Phi_p(k) + \tfrac{M}{R}\,\Psi_s(k), \qquad
+   \mu_p(k) = \Phi_p(k) / D(k) \\
+   W_p &\leftarrow W_p + \mu_p X_p^* E \quad\text{(then the gradient constraint)} \\
+   \Phi_p &\leftarrow A^2 \big[1 - \tfrac{R}{M}\,\mu_p |X_p|^2\big]\Phi_p + (1 - A^2)\,|W_p|^2 ,
+
+where :math:`\Phi_p(k)` is the state-error covariance (the uncertainty of
+each weight), ``M/R = 2`` the FFT-size to frame-shift ratio, and
+:math:`\Psi_s` is estimated by smoothing :math:`|E|^2`. The Kalman gain
+:math:`\mu_p` is a per-bin, per-partition step size that is large while the
+weights are uncertain and the error is echo, and small when the error is
+dominated by the near end (large :math:`\Psi_s`): double talk needs no
+separate detector, and after an echo-path change the error grows, the
+process noise keeps :math:`\Phi` from collapsing, and the filter re-converges.
+``transition`` is :math:`A`: closer to 1 trusts the current estimate more
+(steadier in double talk, slower to track changes). Unlike the textbook
+model the weights themselves are not multiplied by :math:`A` (a random walk,
+:math:`A = 1` in the mean): that leak would bias the estimate towards zero,
+while :math:`A` in the covariance alone sets how fast uncertainty regrows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from echoless._validation import check_positive_float
+from echoless.aec._partitioned import PartitionedCanceller
+
+#: Floor of the observation-noise PSD, as a power per sample (-100 dBFS).
+NOISE_FLOOR = 1e-10
+
+
+class PFDKF(PartitionedCanceller):
+    """Partitioned-block frequency-domain Kalman filter.
+
+    Parameters
+    ----------
+    sample_rate, frame_size, filter_length, filter_ms
+        See :class:`~echoless.aec.base.StreamingCanceller`. ``frame_size`` is
+        also the partition size; ``filter_length`` is rounded up to a multiple.
+    transition : float
+        State transition factor :math:`A` in (0, 1].
+    initial_uncertainty : float
+        Initial state-error covariance :math:`\\Phi` per weight (relative to a
+        unit-gain echo path); larger converges faster at the start.
+    noise_smoothing : float
+        Forgetting factor in [0, 1) of the observation-noise PSD estimate.
+    constraint, **options
+        As for :class:`~echoless.aec.pbfdaf.PBFDAF`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from echoless.aec import PFDKF
+    >>> canceller = PFDKF(sample_rate=16000, frame_size=160, filter_length=800)
+    >>> canceller.process(np.zeros(160), np.zeros(160)).shape
+    (160,)
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        frame_size: int = 160,
+        filter_length: int | None = None,
+        filter_ms: float | None = None,
+        *,
+        transition: float = 0.999,
+        initial_uncertainty: float = 10.0,
+        noise_smoothing: float = 0.5,
+        constraint: str = "alternating",
+        **options,
+    ) -> None:
+        self.transition = check_positive_float(transition, "transition")
+        if self.transition > 1.0:
+            raise ValueError(f"transition must be in (0, 1], got {transition}")
+        self.initial_uncertainty = check_positive_float(initial_uncertainty, "initial_uncertainty")
+        self.noise_smoothing = check_positive_float(noise_smoothing, "noise_smoothing", allow_zero=True)
+        if self.noise_smoothing >= 1.0:
+            raise ValueError(f"noise_smoothing must be in [0, 1), got {noise_smoothing}")
+        super().__init__(sample_rate, frame_size, filter_length, filter_ms, constraint=constraint, **options)
+
+    def _init_update(self) -> None:
+        shape = self._weights.shape
+        # a unit-gain path spread over the taps: each weight spectrum has E|W|^2 ~ 1 / P
+        # room-like prior: the echo-path energy decays ~20 dB from the first partition to the last
+        prior = np.exp(-4.8 * np.arange(shape[0]) / shape[0])
+        self._uncertainty = np.repeat((self.initial_uncertainty * prior / prior.sum())[:, None], shape[1], axis=1)
+        self._noise = np.zeros(shape[1])
+        self._residual = np.zeros(shape[1])
+        self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
+        self._powers = np.empty(shape)
+        self._gain = np.empty(shape)
+        self._scratch = np.empty(shape)
+        self._gradient = np.empty(shape, dtype=np.complex128)
+
+    def _residual_power(self) -> np.ndarray | None:
+        return self._residual if self.adapt else None
+
+    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
+        a2 = self.transition**2
+        error_power = error_spectrum.real**2 + error_spectrum.imag**2
+        self._noise *= self.noise_smoothing
+        self._noise += (1.0 - self.noise_smoothing) * error_power
+        powers = np.square(spectra.real, out=self._powers)
+        powers += np.square(spectra.imag, out=self._scratch)
+        uncertainty = self._uncertainty
+        denominator = np.einsum("pk,pk->k", uncertainty, powers)
+        np.multiply(denominator, 0.5, out=self._residual)  # expected residual-echo power in E
+        denominator += 2.0 * self._noise + self._noise_floor
+        gain = np.divide(uncertainty, denominator, out=self._gain)
+        gradient = np.multiply(np.conj(spectra, out=self._gradient), gain, out=self._gradient)
+        gradient *= error_spectrum
+        self._weights += gradient
+        # Phi <- A^2 (1 - mu |X|^2 / 2) Phi + (1 - A^2) |W|^2
+        shrink = np.multiply(gain, powers, out=self._scratch)
+        shrink *= -0.5 * a2
+        shrink += a2
+        uncertainty *= shrink
+        weights = self._weights
+        if a2 < 1.0:
+            drift = np.square(weights.real, out=self._scratch)
+            drift += np.square(weights.imag, out=self._powers)
+            drift *= 1.0 - a2
+            uncertainty += drift
