@@ -132,27 +132,29 @@ def cancel_echo(
     if method in OFFLINE_METHODS and (delay != 0 or postfilter != 0.0):
         raise ValueError(f"delay and postfilter apply to streaming methods {STREAMING_METHODS}, not to {method!r}")
 
-    filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
-    start = time.perf_counter()
+    # imports happen before the clock starts (torch takes seconds, once); only offline fits need torch
     if method in STREAMING_METHODS:
         from echoless.aec import cancel
 
-        near_end_estimate = cancel(
-            mic, ref, method=method, sample_rate=sample_rate,
-            filter_ms=filter_ms, delay=delay, postfilter=postfilter,
-        )
+        def run() -> np.ndarray:
+            return cancel(mic, ref, method=method, sample_rate=sample_rate,
+                          filter_ms=filter_ms, delay=delay, postfilter=postfilter)
     else:
-        # the one dispatch of the offline fits, shared with run_seed_experiment (imports torch)
-        from echoless.experiment import _fit
+        from echoless.experiment import _fit  # the one dispatch of the offline fits, shared with run_seed_experiment
 
+        filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
         options = {
             "sample_rate": sample_rate, "n_steps": n_steps, "lr": 1e-2, "progress": progress, "ridge": 0.0,
             "kernel_seconds": filter_ms / 1000.0,
             "kernel_frames": max(1, math.ceil(filter_samples / TF_HOP_LENGTH)),
             "n_fft": TF_N_FFT, "hop_length": TF_HOP_LENGTH,
         }
-        _, _, echo_estimate = _fit(_EXPERIMENT_NAMES[method], (mic, ref, None, None), options)
-        near_end_estimate = mic - echo_estimate
+
+        def run() -> np.ndarray:
+            return mic - _fit(_EXPERIMENT_NAMES[method], (mic, ref, None, None), options)[2]
+
+    start = time.perf_counter()
+    near_end_estimate = run()
     seconds = time.perf_counter() - start
     return Cancellation(
         near_end_estimate=near_end_estimate,
