@@ -288,7 +288,7 @@ def plot_erle_over_time(
     """
     if not outputs:
         raise ValueError("outputs must hold at least one near-end estimate")
-    figure = Figure(figsize=(9.0, 3.2))
+    figure = Figure(figsize=(10.0, 3.2))
     axis = figure.add_subplot()
     shaded = set()
     for segment in timeline or ():
@@ -303,5 +303,5 @@ def plot_erle_over_time(
     title = f"segmental ERLE, {frame_seconds * 1000:.0f} ms frames (meaningful in far-end single talk)"
     _label(axis, "time (s)", "ERLE (dB)", title)
     axis.title.set_fontsize(9)
-    axis.legend(fontsize=8, ncols=min(len(outputs) + len(shaded), 4))
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: curves stay visible
     return _finish(figure, path)
