@@ -171,3 +171,18 @@ def test_report_command(tmp_path, capsys):
         write_audio(folder / f"{name}.wav", x, SAMPLE_RATE, subtype="FLOAT")
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").exists()
+
+
+def test_eval_reads_an_aec_challenge_folder(tmp_path, capsys):
+    root = tmp_path / "synthetic"
+    for file_id in (3, 7):
+        ref, echo, near = _scene(seconds=0.5, seed=file_id)
+        for folder, prefix, x in (("farend_speech", "farend_speech", ref), ("nearend_mic_signal", "nearend_mic", echo + near),
+                                  ("echo_signal", "echo", echo), ("nearend_speech", "nearend_speech", near)):
+            write_audio(root / folder / f"{prefix}_fileid_{file_id}.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    stem = tmp_path / "table"
+    assert main(["eval", str(root), "--methods", "waveform-ls", "--filter-ms", "10", "-o", str(stem)]) == 0
+    with stem.with_suffix(".csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["example"] for row in rows] == ["fileid_3", "fileid_7"]
+    assert all(float(row["snr_near_db"]) > 10 for row in rows)  # the truth folders were read
