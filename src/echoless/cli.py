@@ -183,8 +183,17 @@ def _run_eval(args: argparse.Namespace) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     from echoless.demo import run_demo
 
-    report = run_demo(args.out, data_root=args.data, n_steps=args.steps, progress=True)
-    print(f"wrote {report}")
+    from echoless.evaluation import format_markdown
+
+    report, summary = run_demo(args.out, data_root=args.data, n_steps=args.steps, progress=True)
+    shown = ("erle_db", "erle_oracle_db", "snr_near_db")
+    rows = [
+        {"data": row["data"], "method": row["method"], "seconds": row["seconds"],
+         **{key: row["metrics"][key] for key in shown if row["metrics"].get(key) is not None}}
+        for row in summary["rows"]
+    ]
+    print(format_markdown(rows), end="")
+    print(f"wrote {report} (open it in a browser: metrics, figures, audio)")
 
 
 def _run_report(args: argparse.Namespace) -> None:

@@ -49,7 +49,7 @@ def run_demo(
     n_steps: int = DEMO_STEPS,
     streaming: Sequence[str] = ("pbfdaf",),
     progress: bool = True,
-) -> pathlib.Path:
+) -> tuple[pathlib.Path, dict]:
     """Run the assignment end to end and write the results and ``report.html``.
 
     Parameters
@@ -68,8 +68,10 @@ def run_demo(
 
     Returns
     -------
-    pathlib.Path
+    report : pathlib.Path
         The report's path.
+    summary : dict
+        The content of ``summary.json`` (``rows`` of method, data, seconds, metrics).
     """
     from echoless.data import default_dataset, load_seed_dataset
     from echoless.experiment import _write_json, run_seed_experiment
@@ -93,4 +95,4 @@ def run_demo(
             _save_run(out / f"{method}_{data}", example.mic, example.ref, result, example.sample_rate, metrics)
             summary["rows"].append({"method": method, "data": data, "seconds": result.seconds, "metrics": metrics})
     _write_json(out / "summary.json", summary)
-    return build_report(out)
+    return build_report(out), summary
