@@ -140,7 +140,7 @@ def cancel_echo(
             return cancel(mic, ref, method=method, sample_rate=sample_rate,
                           filter_ms=filter_ms, delay=delay, postfilter=postfilter)
     else:
-        from echoless.experiment import _fit  # the one dispatch of the offline fits, shared with run_seed_experiment
+        from echoless.experiment import fit_method
 
         filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
         options = {
@@ -151,7 +151,7 @@ def cancel_echo(
         }
 
         def run() -> np.ndarray:
-            return mic - _fit(_EXPERIMENT_NAMES[method], (mic, ref, None, None), options)[2]
+            return mic - fit_method(_EXPERIMENT_NAMES[method], mic, ref, **options)[2]
 
     start = time.perf_counter()
     near_end_estimate = run()

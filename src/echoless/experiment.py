@@ -108,27 +108,62 @@ def _least_squares_log(model: Any, mic: np.ndarray, ref: np.ndarray, echo, near_
     return {"loss": loss, "loss_oracle": loss_oracle, **values}
 
 
-def _fit(method: str, example: Any, options: dict) -> tuple[Any, list[dict], np.ndarray]:
-    """Run one method; returns the model, its log rows and the echo estimate."""
-    mic, ref, echo, near_end = example
-    sample_rate, n_steps, progress = options["sample_rate"], options["n_steps"], options["progress"]
-    spectral = {"kernel_size": options["kernel_frames"], "n_fft": options["n_fft"], "hop_length": options["hop_length"]}
+def fit_method(
+    method: str,
+    mic: np.ndarray,
+    ref: np.ndarray,
+    echo: np.ndarray | None = None,
+    near_end: np.ndarray | None = None,
+    *,
+    sample_rate: int = 16000,
+    n_steps: int = 1500,
+    lr: float = 1e-2,
+    kernel_seconds: float = 0.25,
+    kernel_frames: int = 15,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    ridge: float = 0.0,
+    progress: bool = True,
+) -> tuple[Any, list[dict], np.ndarray]:
+    """Fit one offline method by name: the one dispatch behind the experiment and the CLI.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    mic, ref : numpy.ndarray, shape (T,)
+        Microphone and far-end reference (float64, checked by the caller).
+    echo, near_end : numpy.ndarray, shape (T,), optional
+        True echo and near end, for the oracle columns of the logs.
+    sample_rate, n_steps, lr, kernel_seconds, kernel_frames, n_fft, hop_length, ridge, progress
+        As for :func:`run_seed_experiment`.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The fitted filter.
+    logs : list of dict
+        Per-step log rows (one row for the least-squares methods).
+    echo_estimate : numpy.ndarray, shape (T,)
+        ``model.apply(ref)``.
+    """
+    spectral = {"kernel_size": kernel_frames, "n_fft": n_fft, "hop_length": hop_length}
     if method == "waveform_lms":
         model, logs = fit_waveform_lms(
-            mic, ref, echo, near_end, kernel_seconds=options["kernel_seconds"], n_steps=n_steps,
-            lr=options["lr"], sample_rate=sample_rate, progress=progress,
+            mic, ref, echo, near_end, kernel_seconds=kernel_seconds, n_steps=n_steps,
+            lr=lr, sample_rate=sample_rate, progress=progress,
         )
     elif method.startswith("spectral_lms"):
         model, logs = fit_spectral_lms(
             mic, ref, echo, near_end, loss_type=method.rsplit("_", 1)[1], n_steps=n_steps,
-            lr=options["lr"], progress=progress, **spectral,
+            lr=lr, progress=progress, **spectral,
         )
     elif method == "waveform_ls":
-        taps = kernel_size_from_seconds(options["kernel_seconds"], sample_rate, len(mic))
-        model = fit_waveform_ls(mic, ref, taps, ridge=options["ridge"])
+        taps = kernel_size_from_seconds(kernel_seconds, sample_rate, len(mic))
+        model = fit_waveform_ls(mic, ref, taps, ridge=ridge)
         logs = [_least_squares_log(model, mic, ref, echo, near_end, spectral=False)]
     else:
-        model = fit_spectral_ls(mic, ref, ridge=options["ridge"], **spectral)
+        model = fit_spectral_ls(mic, ref, ridge=ridge, **spectral)
         logs = [_least_squares_log(model, mic, ref, echo, near_end, spectral=True)]
     return model, logs, model.apply(ref)
 
@@ -228,7 +263,7 @@ def run_seed_experiment(
         all_logs = {}
         for method in methods:
             start = time.perf_counter()
-            model, logs, echo_estimate = _fit(method, signals, options)
+            model, logs, echo_estimate = fit_method(method, *signals, **options)
             seconds = time.perf_counter() - start
             all_logs[method] = logs
             near_end_estimate = mic - echo_estimate
