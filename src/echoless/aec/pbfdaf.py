@@ -141,7 +141,6 @@ class PBFDAF(PartitionedCanceller):
         self._gradient = np.empty_like(self._weights)
         # two-path: the adapted (background) weights are self._weights; the output uses these
         self._foreground = self._weights.copy()
-        self._foreground_spectrum = np.empty(bins, dtype=np.complex128)
         self._foreground_window = np.empty(2 * size)
         self._difference_stats = np.zeros(4)  # short/long averages of the energy difference, and variances
 
@@ -150,8 +149,7 @@ class PBFDAF(PartitionedCanceller):
         if not self.two_path:
             return background
         size = self.frame_size
-        np.einsum("pk,pk->k", self._spectra.spectra, self._foreground, out=self._foreground_spectrum)
-        foreground = irfft_into(self._foreground_spectrum, self._foreground_window)[size:]
+        foreground = irfft_into(self._filter_output(self._foreground), self._foreground_window)[size:]
         if self._choose_background(mic, background, foreground):
             self._foreground[:] = self._weights
             return background
