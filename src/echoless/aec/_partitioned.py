@@ -59,7 +59,7 @@ class PartitionedCanceller(StreamingCanceller):
         self._ones = np.ones(n_partitions, dtype=np.complex128)
         self._error_window = np.zeros(2 * size)
         self._echo_window = np.empty(2 * size)
-        self._constraint_window = np.empty(2 * size)
+        self._constraint_windows = np.empty((n_partitions, 2 * size))
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._echo_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._error = np.empty(size)
@@ -94,17 +94,17 @@ class PartitionedCanceller(StreamingCanceller):
         """Project the weights back onto ``B``-tap partitions (see module notes)."""
         n_partitions = len(self._weights)
         if self.constraint == "full":
-            rows = range(n_partitions)
+            rows = slice(None)
         elif n_partitions == 1:
-            rows = (0,)
+            rows = slice(0, 1)
         else:
             self._rotation = self._rotation % (n_partitions - 1) + 1
-            rows = (0, self._rotation)
-        window, size = self._constraint_window, self.frame_size
-        for row in rows:
-            irfft_into(self._weights[row], window)
-            window[size:] = 0.0
-            rfft_into(window, self._weights[row])
+            rows = slice(0, self._rotation + 1, self._rotation)  # rows 0 and rotation
+        # the rows are a view of the weights, so one batched FFT pair transforms them in place
+        weights = self._weights[rows]
+        windows = irfft_into(weights, self._constraint_windows[: len(weights)])
+        windows[:, self.frame_size :] = 0.0
+        rfft_into(windows, weights)
 
     def _filter_taps(self) -> np.ndarray:
         return self._taps_of(self._weights)
