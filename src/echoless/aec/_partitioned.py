@@ -52,11 +52,12 @@ class PartitionedCanceller(StreamingCanceller):
         size = self.frame_size
         n_partitions = -(-self.filter_length // size)
         self.filter_length = n_partitions * size
-        self._spectra = FrequencyDomainDelayLine(size, n_partitions)
+        self._spectra = FrequencyDomainDelayLine(size, n_partitions, keep_powers=True)
         self._weights = np.zeros((n_partitions, size + 1), dtype=np.complex128)
         self._products = np.empty_like(self._weights)
         # summing P rows as ones @ rows is a BLAS gemv: faster than einsum or .sum(axis=0)
-        self._ones = np.ones(n_partitions, dtype=np.complex128)
+        self._ones = np.ones(n_partitions)
+        self._complex_ones = np.ones(n_partitions, dtype=np.complex128)
         self._error_window = np.zeros(2 * size)
         self._echo_window = np.empty(2 * size)
         self._constraint_windows = np.empty((n_partitions, 2 * size))
@@ -88,7 +89,7 @@ class PartitionedCanceller(StreamingCanceller):
     def _filter_output(self, weights: np.ndarray) -> np.ndarray:
         """Echo spectrum ``sum_p W_p X_p`` (B + 1,) of partition spectra ``weights`` (P, B + 1)."""
         products = np.multiply(self._spectra.spectra, weights, out=self._products)
-        return np.matmul(self._ones, products, out=self._echo_spectrum)
+        return np.matmul(self._complex_ones, products, out=self._echo_spectrum)
 
     def _constrain(self) -> None:
         """Project the weights back onto ``B``-tap partitions (see module notes)."""

@@ -7,9 +7,9 @@ the normalised gradient step, per frequency bin :math:`k`,
 .. math:: W_p(k) \leftarrow W_p(k) + \frac{\mu(k)\, \pi_p}{\sum_q |X_q(k)|^2 + \delta}\, X_p^*(k)\, E(k),
 
 then the gradient constraint. :math:`\sum_q |X_q(k)|^2` is the energy of the
-whole filter input in that bin (per-bin NLMS normalisation, kept as a running
-sum over the delay line, so a speech onset never meets a stale, small
-normaliser); :math:`\delta` keeps silent bins from dividing by zero (a
+whole filter input in that bin (per-bin NLMS normalisation, summed each
+frame over the powers the delay line keeps, so a speech onset never meets a
+stale, small normaliser); :math:`\delta` keeps silent bins from dividing by zero (a
 -60 dBFS floor); :math:`\pi_p` (mean 1) shares the step between partitions.
 
 Step size. A fixed :math:`\mu` is either slow or wrecked by double talk.
@@ -120,9 +120,7 @@ class PBFDAF(PartitionedCanceller):
     def _init_update(self) -> None:
         bins, size = self.frame_size + 1, self.frame_size
         n_partitions = len(self._weights)
-        self._powers = np.zeros((n_partitions, bins))  # |X_p(k)|^2, ring buffer
-        self._power = np.zeros(bins)  # running sum over the ring: sum_p |X_p(k)|^2
-        self._oldest = 0
+        self._power = np.zeros(bins)  # sum_p |X_p(k)|^2
         self._floor = n_partitions * 2 * size * POWER_FLOOR
         self._error_power_mean = np.zeros(bins)
         self._echo_power_mean = np.zeros(bins)
@@ -191,12 +189,7 @@ class PBFDAF(PartitionedCanceller):
         self._foreground[:] = self._weights
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
-        newest, slot = spectra[0], self._powers[self._oldest]
-        self._power -= slot
-        np.add(np.square(newest.real, out=slot), newest.imag**2, out=slot)
-        self._power += slot
-        np.maximum(self._power, 0.0, out=self._power)  # rounding of the running sum
-        self._oldest = (self._oldest + 1) % len(self._powers)
+        np.matmul(self._ones, self._spectra.powers, out=self._power)
         step = self._adaptive_step(error_spectrum, ref) if self.adaptive_step else self.step_size
         scale = np.divide(step, self._power + self._floor, out=self._step_bins)
         gradient = np.multiply(np.conj(spectra, out=self._gradient), scale * error_spectrum, out=self._gradient)

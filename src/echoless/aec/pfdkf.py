@@ -103,7 +103,7 @@ class PFDKF(PartitionedCanceller):
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
-        self._powers = np.empty(shape)
+        self._denominator = np.empty(shape[1])
         self._gain = np.empty(shape)
         self._scratch = np.empty(shape)
         self._gradient = np.empty(shape, dtype=np.complex128)
@@ -116,10 +116,10 @@ class PFDKF(PartitionedCanceller):
         error_power = error_spectrum.real**2 + error_spectrum.imag**2
         self._noise *= self.noise_smoothing
         self._noise += (1.0 - self.noise_smoothing) * error_power
-        powers = np.square(spectra.real, out=self._powers)
-        powers += np.square(spectra.imag, out=self._scratch)
+        powers = self._spectra.powers
         uncertainty = self._uncertainty
-        denominator = np.einsum("pk,pk->k", uncertainty, powers)
+        products = np.multiply(uncertainty, powers, out=self._scratch)
+        denominator = np.matmul(self._ones, products, out=self._denominator)
         np.multiply(denominator, 0.5, out=self._residual)  # expected residual-echo power in E
         denominator += 2.0 * self._noise + self._noise_floor
         gain = np.divide(uncertainty, denominator, out=self._gain)
@@ -134,6 +134,6 @@ class PFDKF(PartitionedCanceller):
         weights = self._weights
         if a2 < 1.0:
             drift = np.square(weights.real, out=self._scratch)
-            drift += np.square(weights.imag, out=self._powers)
+            drift += np.square(weights.imag, out=self._gain)
             drift *= 1.0 - a2
             uncertainty += drift
