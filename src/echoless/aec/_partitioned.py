@@ -63,7 +63,7 @@ class PartitionedCanceller(StreamingCanceller):
         self._constraint_windows = np.empty((n_partitions, 2 * size))
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._echo_spectrum = np.empty(size + 1, dtype=np.complex128)
-        self._error = np.empty(size)
+        self._error = self._error_window[size:]  # a view: the error is written where its FFT reads it
         self._rotation = 0
         self._init_update()
 
@@ -79,8 +79,7 @@ class PartitionedCanceller(StreamingCanceller):
         spectra = self._spectra.spectra
         echo_estimate = irfft_into(self._filter_output(self._weights), self._echo_window)[size:]
         if self.adapt:
-            error = np.subtract(mic, echo_estimate, out=self._error)
-            self._error_window[size:] = error
+            np.subtract(mic, echo_estimate, out=self._error)
             rfft_into(self._error_window, self._error_spectrum)
             self._update(spectra, self._error_spectrum, mic, ref)
             self._constrain()
