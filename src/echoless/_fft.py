@@ -4,6 +4,8 @@ Streaming code transforms one frame of a few hundred samples per call, where
 ``numpy.fft.rfft``'s Python-level argument handling costs as much as the
 transform itself. numpy >= 2 implements ``rfft``/``irfft`` as pocketfft
 ufuncs; calling them directly, into preallocated outputs, halves the cost.
+Both functions transform along the last axis, so a stack of frames (or a
+strided view of some rows of one) costs one call.
 Where those ufuncs are missing (other numpy versions) the public functions are
 used. Both paths give identical results (checked at import).
 """
@@ -19,35 +21,35 @@ except ImportError:  # pragma: no cover - exercised on numpy < 2 only
 
 
 def _rfft_public(frame: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """rFFT of a real ``frame`` (N,) into ``out`` (N // 2 + 1,) complex128; returns ``out``."""
-    out[:] = np.fft.rfft(frame)
+    """rFFT of real ``frame`` (..., N) into ``out`` (..., N // 2 + 1) complex128; returns ``out``."""
+    out[...] = np.fft.rfft(frame)
     return out
 
 
 def _irfft_public(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Inverse rFFT of ``spectrum`` (N // 2 + 1,) into real ``out`` (N,); returns ``out``."""
-    out[:] = np.fft.irfft(spectrum, len(out))
+    """Inverse rFFT of ``spectrum`` (..., N // 2 + 1) into real ``out`` (..., N); returns ``out``."""
+    out[...] = np.fft.irfft(spectrum, out.shape[-1])
     return out
 
 
 def _rfft_ufunc(frame: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """rFFT of a real ``frame`` (N,) into ``out`` (N // 2 + 1,) complex128; returns ``out``."""
-    kernel = _ufuncs.rfft_n_even if len(frame) % 2 == 0 else _ufuncs.rfft_n_odd
+    """rFFT of real ``frame`` (..., N) into ``out`` (..., N // 2 + 1) complex128; returns ``out``."""
+    kernel = _ufuncs.rfft_n_even if frame.shape[-1] % 2 == 0 else _ufuncs.rfft_n_odd
     return kernel(frame, 1.0, out=out)
 
 
 def _irfft_ufunc(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Inverse rFFT of ``spectrum`` (N // 2 + 1,) into real ``out`` (N,); returns ``out``."""
-    return _ufuncs.irfft(spectrum, 1.0 / len(out), out=out)
+    """Inverse rFFT of ``spectrum`` (..., N // 2 + 1) into real ``out`` (..., N); returns ``out``."""
+    return _ufuncs.irfft(spectrum, 1.0 / out.shape[-1], out=out)
 
 
 def _ufuncs_agree() -> bool:
     if _ufuncs is None:
         return False
     try:
-        frame = np.random.default_rng(0).standard_normal(18)
-        spectrum = _rfft_ufunc(frame, np.empty(10, dtype=np.complex128))
-        back = _irfft_ufunc(spectrum, np.empty(18))
+        frame = np.random.default_rng(0).standard_normal((2, 18))
+        spectrum = _rfft_ufunc(frame, np.empty((2, 10), dtype=np.complex128))
+        back = _irfft_ufunc(spectrum, np.empty((2, 18)))
     except (AttributeError, TypeError, ValueError):  # pragma: no cover - future numpy
         return False
     return bool(np.allclose(spectrum, np.fft.rfft(frame)) and np.allclose(back, frame))

@@ -49,6 +49,17 @@ def test_delay_line_delays_by_the_set_amount():
     np.testing.assert_array_equal(y, np.concatenate([np.zeros(37), x[:-37]]))
 
 
+def test_delay_line_follows_delay_changes_over_its_whole_range():
+    rng = np.random.default_rng(2)
+    line = DelayLine(max_delay=100, frame_size=16)
+    x = np.arange(16 * 60, dtype=float) + 1
+    padded = np.concatenate([np.zeros(100), x])
+    for start in range(0, len(x), 16):
+        line.delay = int(rng.choice([0, 1, 15, 16, 17, 63, 99, 100]))
+        expected = padded[100 + start - line.delay : 100 + start - line.delay + 16]
+        np.testing.assert_array_equal(line.process(x[start : start + 16]), expected)
+
+
 def test_streaming_auto_delay_locks_on_and_keeps_the_filter_short():
     rng = np.random.default_rng(5)
     delay = 640  # 40 ms, longer than the 20 ms filter

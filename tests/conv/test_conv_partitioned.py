@@ -51,6 +51,18 @@ def test_delay_line_keeps_newest_first():
     np.testing.assert_allclose(line.spectra[:, 0].real, [4 * (4 + 5), 4 * (3 + 4), 4 * (2 + 3)])
 
 
+def test_delay_line_powers_are_those_of_its_spectra():
+    rng = np.random.default_rng(5)
+    line = FrequencyDomainDelayLine(block_size=8, n_partitions=3, keep_powers=True)
+    for _ in range(7):  # wraps the ring twice
+        line.push(rng.standard_normal(8))
+        np.testing.assert_allclose(line.powers, np.abs(line.spectra) ** 2, rtol=1e-13, atol=0)
+    line.reset()
+    assert not line.powers.any()
+    with pytest.raises(AttributeError, match="keep_powers=False"):
+        FrequencyDomainDelayLine(block_size=8, n_partitions=3).powers
+
+
 def test_kernel_is_read_only_copy():
     h = np.ones(8)
     convolver = PartitionedConvolver(h, 4)

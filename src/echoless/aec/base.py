@@ -28,6 +28,7 @@ false), ``_filter_taps()`` and ``_load_filter(h)``, and may provide
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -122,7 +123,6 @@ class StreamingCanceller:
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
         self._smoothing = min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate))
-        self._out_frame = np.empty(self.frame_size)
         self._reset_stream()
         self.n_resets = 0
 
@@ -143,29 +143,33 @@ class StreamingCanceller:
             Near-end estimate ``mic - echo_estimate`` (one frame later when the
             postfilter is on). Always finite.
         """
-        mic = self._check_frame(mic_frame, "mic_frame")
-        ref = self._check_frame(ref_frame, "ref_frame")
-        if self._delay_tracker is not None:
-            ref = self._delay_tracker.process(mic, ref, self)
-        elif self._delay_line is not None:
-            ref = self._delay_line.process(ref)
+        # one errstate for the whole frame: hostile input (values near 1e160) overflows
+        # squares and spectra, which the checks below turn into a reset, not a warning
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            mic = self._check_frame(mic_frame, "mic_frame")
+            ref = self._check_frame(ref_frame, "ref_frame")
+            if self._delay_tracker is not None:
+                ref = self._delay_tracker.process(mic, ref, self)
+            elif self._delay_line is not None:
+                ref = self._delay_line.process(ref)
             echo_estimate = self._step(mic, ref)
-            out = np.subtract(mic, echo_estimate, out=self._out_frame)
+            out = mic - echo_estimate  # a new array: the caller may keep it
             residual_power = self._residual_power()
             if not self._safe(mic, out):
-                out[:] = mic
+                out = mic.copy()
                 echo_estimate = np.zeros(self.frame_size)
                 residual_power = None
             if self._postfilter is not None:
                 filtered = self._postfilter.process(out, echo_estimate, residual_power)
-                if not np.isfinite(filtered).all():  # its spectra overflowed (input near 1e150)
+                # one reduction (NaN/Inf propagate into it); the element check only if it is not finite
+                if not (math.isfinite(np.add.reduce(filtered)) or np.isfinite(filtered).all()):
+                    # its spectra overflowed (input near 1e150)
                     self._postfilter.reset()
                     self.n_resets += 1
                     filtered = out
                 out = filtered
         self.n_frames += 1
-        return out.copy()
+        return out
 
     def reset(self) -> None:
         """Forget everything: echo path, signal history, delay estimate, statistics.
@@ -248,18 +252,21 @@ class StreamingCanceller:
         if array.shape != (self.frame_size,):
             array = as_signal(array, name)  # raises first on non-1-D input
             raise ValueError(f"{name} must have frame_size={self.frame_size} samples, got {len(array)}")
-        if not np.isfinite(array).all():
+        # one dot product (a sum of squares: NaN/Inf always propagate into it) instead of an
+        # element check; when it is not finite, as_signal checks the elements (and lets a finite
+        # overflow through)
+        if not math.isfinite(array.dot(array)):
             as_signal(array, name)  # raises, naming the NaN/Inf count
         return array
 
     def _safe(self, mic: np.ndarray, out: np.ndarray) -> bool:
         """Update the divergence watch; reset the filter and return False if unsafe."""
-        out_power = float(np.dot(out, out))
-        mic_power = float(np.dot(mic, mic))
+        out_power = float(out.dot(out))
+        mic_power = float(mic.dot(mic))
         a = self._smoothing
         self._mic_energy += a * (mic_power - self._mic_energy)
         self._out_energy += a * (out_power - self._out_energy)
-        finite = np.isfinite(out_power) and np.isfinite(self._out_energy)
+        finite = math.isfinite(out_power) and math.isfinite(self._out_energy)
         diverged = self._out_energy > self.divergence_ratio * self._mic_energy + SILENCE_POWER * self.frame_size
         if finite and not diverged:
             return True

@@ -135,20 +135,32 @@ class DelayLine:
         Samples per frame.
     delay : int
         Initial delay in samples.
+
+    Notes
+    -----
+    The ring holds whole frames, so a frame is written in one piece, and its
+    first frame is mirrored after its end, so any ``frame_size`` samples are
+    read in one piece too: two slice copies per frame.
     """
 
     def __init__(self, max_delay: int, frame_size: int, delay: int = 0) -> None:
         self.max_delay = int(max_delay)
         self.frame_size = int(frame_size)
-        self._buffer = np.zeros(self.max_delay + self.frame_size)
+        n = self.frame_size
+        self._capacity = -(-(self.max_delay + n) // n) * n
+        self._buffer = np.zeros(self._capacity + n)
         self._write = 0
         self.delay = int(delay)
 
     def process(self, frame: np.ndarray) -> np.ndarray:
-        """Store ``frame`` (frame_size,), return the frame ``delay`` samples older."""
-        size, n = len(self._buffer), self.frame_size
-        self._write = _ring_write(self._buffer, self._write, frame)
-        return _ring_read(self._buffer, (self._write - n - self.delay) % size, n)
+        """Store ``frame`` (frame_size,), return (a copy of) the frame ``delay`` samples older."""
+        buffer, n, write = self._buffer, self.frame_size, self._write
+        buffer[write : write + n] = frame
+        if write == 0:
+            buffer[self._capacity :] = frame  # the mirror
+        self._write = (write + n) % self._capacity
+        start = (write - self.delay) % self._capacity
+        return buffer[start : start + n].copy()
 
 
 class DelayTracker:
@@ -226,19 +238,3 @@ class DelayTracker:
         if agreed and abs(target - self._line.delay) > 2:
             canceller._shift_filter(target - self._line.delay)
             self._line.delay = target
-
-
-def _ring_write(buffer: np.ndarray, position: int, data: np.ndarray) -> int:
-    """Write ``data`` into the ring ``buffer`` at ``position``; return the next position."""
-    first = min(len(data), len(buffer) - position)
-    buffer[position : position + first] = data[:first]
-    buffer[: len(data) - first] = data[first:]
-    return (position + len(data)) % len(buffer)
-
-
-def _ring_read(buffer: np.ndarray, position: int, n: int) -> np.ndarray:
-    """Copy ``n`` samples out of the ring ``buffer`` starting at ``position``."""
-    end = position + n
-    if end <= len(buffer):
-        return buffer[position:end].copy()
-    return np.concatenate([buffer[position:], buffer[: end - len(buffer)]])

@@ -9,20 +9,31 @@ and NLMS minimises the a priori error :math:`e_t = y_t - \hat e_t` by
 Here the filter is held fixed during a frame of ``N`` samples and updated
 once with the frame's averaged gradient (block NLMS):
 :math:`\mathbf h \leftarrow \mathbf h + \mu\, S^\top \mathbf e / (N \|\mathbf s\|^2 + \delta)`,
-``S`` being the ``(N, L)`` matrix of reference vectors. Output and gradient
-are two matrix products over a strided view of the reference history, with
-no Python loop over samples. It is the simplest canceller and the slowest to
-converge on speech (its step ignores the colour of the reference); it is here
-as the baseline against which the frequency-domain filters are measured.
+``S`` being the ``(N, L)`` matrix of reference vectors. It is the simplest
+canceller and the slowest to converge on speech (its step ignores the colour
+of the reference); it is here as the baseline against which the
+frequency-domain filters are measured.
+
+Computation. ``S`` is a Toeplitz matrix, so both products are
+convolutions: the output :math:`S \mathbf h` is a partitioned overlap-save
+convolution of the reference with the taps (cut into ``P = ceil(L / N)``
+partitions of ``N``, :mod:`echoless.conv.partitioned`), and the gradient
+:math:`S^\top \mathbf e` is, per partition ``p``, the first ``N`` lags of the
+circular correlation :math:`\mathrm{IFFT}(X_p^* E)`, with
+:math:`E = \mathrm{FFT}_{2N}[0_N, \mathbf e]`. Per frame that is two batched
+FFTs of the ``P`` partitions (taps to spectra, gradient back to lags) instead
+of ``2 N L`` multiply-adds; the filter itself and its update stay in the time
+domain, exactly as written above (to rounding).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float
 from echoless.aec.base import StreamingCanceller
+from echoless.conv.partitioned import FrequencyDomainDelayLine
 
 #: Regulariser of the normalisation, as a power per sample (-80 dBFS).
 POWER_FLOOR = 1e-8
@@ -64,27 +75,52 @@ class NLMS(StreamingCanceller):
 
     def _init_filter(self) -> None:
         length, size = self.filter_length, self.frame_size
-        self._taps = np.zeros(length)
-        # history[j] = reference sample (j - length + 1) relative to the frame start, oldest first
-        self._history = np.zeros(length - 1 + size)
-        # rows: reference vectors, newest sample first, one per output sample
-        self._vectors = sliding_window_view(self._history, length)[:, ::-1]
-        self._echo = np.empty(size)
+        n_partitions = -(-length // size)
+        self._taps = np.zeros(n_partitions * size)  # zero-padded to whole partitions; the filter is [:L]
+        self._tap_rows = self._taps.reshape(n_partitions, size)  # a view: one partition per row
+        self._partitions = np.zeros((n_partitions, 2 * size))  # each partition zero-padded to 2N
+        self._spectra = FrequencyDomainDelayLine(size, n_partitions)
+        self._history = np.zeros(length)  # the last L reference samples, oldest first
+        self._tap_spectra = np.empty((n_partitions, size + 1), dtype=np.complex128)
+        self._products = np.empty((n_partitions, size + 1), dtype=np.complex128)
+        self._ones = np.ones(n_partitions, dtype=np.complex128)  # ones @ rows: a BLAS gemv
+        self._echo_spectrum = np.empty(size + 1, dtype=np.complex128)
+        self._echo_window = np.empty(2 * size)
+        self._error_window = np.zeros(2 * size)
+        self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
+        self._lags = np.empty((n_partitions, 2 * size))
 
     def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         history, size = self._history, self.frame_size
-        history[:-size] = history[size:]
-        history[-size:] = ref
-        echo_estimate = np.matmul(self._vectors, self._taps, out=self._echo)
+        kept = len(history) - size
+        if kept > 0:
+            history[:kept] = history[size:]
+            history[kept:] = ref
+        else:
+            history[:] = ref[-len(history) :]
+        self._spectra.push(ref)
+        spectra = self._spectra.spectra
+        # S h: partitioned convolution with the current taps
+        self._partitions[:, :size] = self._tap_rows
+        rfft_into(self._partitions, self._tap_spectra)
+        products = np.multiply(spectra, self._tap_spectra, out=self._products)
+        np.matmul(self._ones, products, out=self._echo_spectrum)
+        echo_estimate = irfft_into(self._echo_spectrum, self._echo_window)[size:]
         if self.adapt and self.step_size > 0:
-            error = mic - echo_estimate
+            error = np.subtract(mic, echo_estimate, out=self._error_window[size:])
+            rfft_into(self._error_window, self._error_spectrum)
+            # S^T e: first N lags of each partition's circular correlation with the error
+            correlation = np.multiply(np.conj(spectra, out=products), self._error_spectrum, out=products)
+            gradient = irfft_into(correlation, self._lags)[:, :size]
             # sum over the frame of ||s_t||^2 ~ N times the window energy
-            energy = size * float(np.dot(history[size - 1 :], history[size - 1 :])) + size * self.filter_length * POWER_FLOOR
-            self._taps += (self.step_size / energy) * (error @ self._vectors)
+            energy = size * float(np.dot(history, history)) + size * self.filter_length * POWER_FLOOR
+            gradient *= self.step_size / energy
+            self._tap_rows += gradient
+            self._taps[self.filter_length :] = 0.0  # the padding is no filter tap
         return echo_estimate
 
     def _filter_taps(self) -> np.ndarray:
-        return self._taps.copy()
+        return self._taps[: self.filter_length].copy()
 
     def _load_filter(self, taps: np.ndarray) -> None:
         self._taps[:] = 0.0

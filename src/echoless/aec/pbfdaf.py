@@ -7,9 +7,9 @@ the normalised gradient step, per frequency bin :math:`k`,
 .. math:: W_p(k) \leftarrow W_p(k) + \frac{\mu(k)\, \pi_p}{\sum_q |X_q(k)|^2 + \delta}\, X_p^*(k)\, E(k),
 
 then the gradient constraint. :math:`\sum_q |X_q(k)|^2` is the energy of the
-whole filter input in that bin (per-bin NLMS normalisation, kept as a running
-sum over the delay line, so a speech onset never meets a stale, small
-normaliser); :math:`\delta` keeps silent bins from dividing by zero (a
+whole filter input in that bin (per-bin NLMS normalisation, summed each
+frame over the powers the delay line keeps, so a speech onset never meets a
+stale, small normaliser); :math:`\delta` keeps silent bins from dividing by zero (a
 -60 dBFS floor); :math:`\pi_p` (mean 1) shares the step between partitions.
 
 Step size. A fixed :math:`\mu` is either slow or wrecked by double talk.
@@ -120,9 +120,7 @@ class PBFDAF(PartitionedCanceller):
     def _init_update(self) -> None:
         bins, size = self.frame_size + 1, self.frame_size
         n_partitions = len(self._weights)
-        self._powers = np.zeros((n_partitions, bins))  # |X_p(k)|^2, ring buffer
-        self._power = np.zeros(bins)  # running sum over the ring: sum_p |X_p(k)|^2
-        self._oldest = 0
+        self._power = np.zeros(bins)  # sum_p |X_p(k)|^2
         self._floor = n_partitions * 2 * size * POWER_FLOOR
         self._error_power_mean = np.zeros(bins)
         self._echo_power_mean = np.zeros(bins)
@@ -138,10 +136,14 @@ class PBFDAF(PartitionedCanceller):
         self._learned = 0.0  # accumulated start-up steps
         self._adapted = False
         self._step_bins = np.empty(bins)
+        self._echo_power = np.empty(bins)
+        self._error_power = np.empty(bins)
+        self._echo_change = np.empty(bins)
+        self._error_change = np.empty(bins)
+        self._scratch_bins = np.empty(bins)
         self._gradient = np.empty_like(self._weights)
         # two-path: the adapted (background) weights are self._weights; the output uses these
         self._foreground = self._weights.copy()
-        self._foreground_spectrum = np.empty(bins, dtype=np.complex128)
         self._foreground_window = np.empty(2 * size)
         self._difference_stats = np.zeros(4)  # short/long averages of the energy difference, and variances
 
@@ -150,8 +152,7 @@ class PBFDAF(PartitionedCanceller):
         if not self.two_path:
             return background
         size = self.frame_size
-        np.einsum("pk,pk->k", self._spectra.spectra, self._foreground, out=self._foreground_spectrum)
-        foreground = irfft_into(self._foreground_spectrum, self._foreground_window)[size:]
+        foreground = irfft_into(self._filter_output(self._foreground), self._foreground_window)[size:]
         if self._choose_background(mic, background, foreground):
             self._foreground[:] = self._weights
             return background
@@ -193,14 +194,10 @@ class PBFDAF(PartitionedCanceller):
         self._foreground[:] = self._weights
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
-        newest, slot = spectra[0], self._powers[self._oldest]
-        self._power -= slot
-        np.add(np.square(newest.real, out=slot), newest.imag**2, out=slot)
-        self._power += slot
-        np.maximum(self._power, 0.0, out=self._power)  # rounding of the running sum
-        self._oldest = (self._oldest + 1) % len(self._powers)
+        np.matmul(self._ones, self._spectra.powers, out=self._power)
         step = self._adaptive_step(error_spectrum, ref) if self.adaptive_step else self.step_size
-        scale = np.divide(step, self._power + self._floor, out=self._step_bins)
+        normaliser = np.add(self._power, self._floor, out=self._power)  # the sum is recomputed each frame
+        scale = np.divide(step, normaliser, out=self._step_bins)
         gradient = np.multiply(np.conj(spectra, out=self._gradient), scale * error_spectrum, out=self._gradient)
         if self.proportionate:
             gradient *= (self._proportions() if self._adapted else self._prior)[:, None]
@@ -226,13 +223,13 @@ class PBFDAF(PartitionedCanceller):
         ref_energy = float(np.dot(ref, ref))
         self._echo_zero_padded[size:] = echo
         echo_spectrum = rfft_into(self._echo_zero_padded, self._echo_padded_spectrum)
-        echo_power = echo_spectrum.real**2 + echo_spectrum.imag**2
-        error_power = error_spectrum.real**2 + error_spectrum.imag**2
+        echo_power = _power_of(echo_spectrum, self._echo_power, self._scratch_bins)
+        error_power = _power_of(error_spectrum, self._error_power, self._scratch_bins)
         # leak = regression slope of error power on echo power (fluctuations around their means)
-        error_change = error_power - self._error_power_mean
-        echo_change = echo_power - self._echo_power_mean
-        self._error_power_mean += self._spectral_smoothing * error_change
-        self._echo_power_mean += self._spectral_smoothing * echo_change
+        error_change = np.subtract(error_power, self._error_power_mean, out=self._error_change)
+        echo_change = np.subtract(echo_power, self._echo_power_mean, out=self._echo_change)
+        self._error_power_mean += np.multiply(error_change, self._spectral_smoothing, out=self._scratch_bins)
+        self._echo_power_mean += np.multiply(echo_change, self._spectral_smoothing, out=self._scratch_bins)
         # the regression is trusted faster when the echo estimate dominates the error
         rate = 2 * size / self.sample_rate * min(echo_energy, 0.5 * error_energy) / error_energy
         self._cross += rate * (float(np.dot(error_change, echo_change)) - self._cross)
@@ -247,7 +244,16 @@ class PBFDAF(PartitionedCanceller):
             return self.step_size * start_rate
         coherence = float(np.dot(error, echo)) ** 2 / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
         ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
-        residual = np.minimum(leak * echo_power, 0.5 * error_power)
+        # self._residual is leak * echo_power
+        residual = np.minimum(self._residual, np.multiply(error_power, 0.5, out=self._scratch_bins), out=self._step_bins)
         residual *= 0.7
-        residual += 0.3 * ratio * error_power
-        return np.divide(self.step_size * residual, error_power + self._floor / len(self._weights), out=residual)
+        residual += np.multiply(error_power, 0.3 * ratio, out=self._scratch_bins)
+        residual *= self.step_size
+        return np.divide(residual, np.add(error_power, self._floor / len(self._weights), out=self._scratch_bins), out=residual)
+
+
+def _power_of(spectrum: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """``|spectrum|^2`` as ``re^2 + im^2`` into ``out`` (``scratch``: same shape, overwritten)."""
+    np.square(spectrum.real, out=out)
+    out += np.square(spectrum.imag, out=scratch)
+    return out

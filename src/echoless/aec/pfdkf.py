@@ -103,8 +103,9 @@ class PFDKF(PartitionedCanceller):
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
-        self._powers = np.empty(shape)
-        self._gain = np.empty(shape)
+        self._denominator = np.empty(shape[1])
+        self._scaled_error = np.empty(shape[1], dtype=np.complex128)
+        self._weighted_powers = np.empty(shape)
         self._scratch = np.empty(shape)
         self._gradient = np.empty(shape, dtype=np.complex128)
 
@@ -116,24 +117,27 @@ class PFDKF(PartitionedCanceller):
         error_power = error_spectrum.real**2 + error_spectrum.imag**2
         self._noise *= self.noise_smoothing
         self._noise += (1.0 - self.noise_smoothing) * error_power
-        powers = np.square(spectra.real, out=self._powers)
-        powers += np.square(spectra.imag, out=self._scratch)
+        powers = self._spectra.powers
         uncertainty = self._uncertainty
-        denominator = np.einsum("pk,pk->k", uncertainty, powers)
+        # Phi_p |X_p|^2 is kept: summed it gives D, divided by D it is mu_p |X_p|^2 below
+        products = np.multiply(uncertainty, powers, out=self._weighted_powers)
+        denominator = np.matmul(self._ones, products, out=self._denominator)
         np.multiply(denominator, 0.5, out=self._residual)  # expected residual-echo power in E
         denominator += 2.0 * self._noise + self._noise_floor
-        gain = np.divide(uncertainty, denominator, out=self._gain)
-        gradient = np.multiply(np.conj(spectra, out=self._gradient), gain, out=self._gradient)
-        gradient *= error_spectrum
+        inverse = np.divide(1.0, denominator, out=denominator)
+        # W_p += mu_p X_p^* E with mu_p = Phi_p / D, as (X_p^* (E / D)) Phi_p: the division and
+        # the product with E are done once per bin, not once per partition and bin
+        scaled_error = np.multiply(error_spectrum, inverse, out=self._scaled_error)
+        gradient = np.multiply(np.conj(spectra, out=self._gradient), scaled_error, out=self._gradient)
+        gradient *= uncertainty
         self._weights += gradient
         # Phi <- A^2 (1 - mu |X|^2 / 2) Phi + (1 - A^2) |W|^2
-        shrink = np.multiply(gain, powers, out=self._scratch)
-        shrink *= -0.5 * a2
+        shrink = np.multiply(products, (-0.5 * a2) * inverse, out=products)
         shrink += a2
         uncertainty *= shrink
         weights = self._weights
         if a2 < 1.0:
             drift = np.square(weights.real, out=self._scratch)
-            drift += np.square(weights.imag, out=self._powers)
+            drift += np.square(weights.imag, out=self._weighted_powers)
             drift *= 1.0 - a2
             uncertainty += drift

@@ -72,17 +72,22 @@ class ResidualEchoSuppressor:
         size = self.frame_size
         self._window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * size) / (2 * size)))
         self._buffers = np.zeros((2, 2 * size))  # analysis windows of output and echo estimate
+        self._frames = np.empty((2, 2 * size))
         self._spectra = np.empty((2, size + 1), dtype=np.complex128)
-        self._frame = np.empty(2 * size)
         self._synthesis = np.empty(2 * size)
+        # scratch for the per-bin arithmetic: every operation writes into one of these
+        self._new_powers = np.empty((2, size + 1))
+        self._scratch = np.empty((2, size + 1))
+        self._new_cross = np.empty(size + 1, dtype=np.complex128)
+        self._conjugate = np.empty(size + 1, dtype=np.complex128)
+        self._coherence = np.empty(size + 1)
         self.reset()
 
     def reset(self) -> None:
         """Forget the signal history and the spectral estimates."""
         self._buffers[:] = 0.0
         self._tail = np.zeros(self.frame_size)
-        self._output_power = np.zeros(self.frame_size + 1)
-        self._echo_power = np.zeros(self.frame_size + 1)
+        self._powers = np.zeros((2, self.frame_size + 1))  # smoothed |O|^2 and |E_hat|^2
         self._cross = np.zeros(self.frame_size + 1, dtype=np.complex128)
         self._residual = np.zeros(self.frame_size + 1)
 
@@ -105,33 +110,54 @@ class ResidualEchoSuppressor:
         Returns
         -------
         numpy.ndarray, shape (frame_size,)
-            The enhanced output, one frame late.
+            The enhanced output, one frame late (a new array).
         """
         size = self.frame_size
         buffers = self._buffers
         buffers[:, :size] = buffers[:, size:]
         buffers[0, size:] = output
         buffers[1, size:] = echo_estimate
-        spectra = self._spectra
-        for row in range(2):
-            rfft_into(np.multiply(buffers[row], self._window, out=self._frame), spectra[row])
-        out_spectrum, echo_spectrum = spectra
-        a = SMOOTHING
-        self._output_power *= a
-        self._output_power += (1 - a) * (out_spectrum.real**2 + out_spectrum.imag**2)
-        self._echo_power *= a
-        self._echo_power += (1 - a) * (echo_spectrum.real**2 + echo_spectrum.imag**2)
-        self._cross *= a
-        self._cross += (1 - a) * out_spectrum * np.conj(echo_spectrum)
-        coherence = (self._cross.real**2 + self._cross.imag**2) / (self._output_power * self._echo_power + 1e-30)
-        if residual_power is not None:
-            self._residual *= a
-            self._residual += (1 - a) * residual_power
-            coherence = np.maximum(coherence, self._residual / (self._output_power + 1e-30))
-        gain = np.maximum(self.floor, 1.0 - self.strength * np.minimum(coherence, 1.0))
-        out_spectrum *= gain
+        # both windowed frames in one multiply and one batched FFT
+        spectra = rfft_into(np.multiply(buffers, self._window, out=self._frames), self._spectra)
+        self._smooth(spectra, residual_power)
+        out_spectrum = spectra[0]
+        out_spectrum *= self._gain(residual_power is not None)
         synthesis = irfft_into(out_spectrum, self._synthesis)
         synthesis *= self._window
         result = synthesis[:size] + self._tail
         self._tail[:] = synthesis[size:]
         return result
+
+    def _smooth(self, spectra: np.ndarray, residual_power: np.ndarray | None) -> None:
+        """Recursive averages of the auto- and cross-spectra and of the model residual power."""
+        a = SMOOTHING
+        powers = np.square(spectra.real, out=self._new_powers)  # output and echo rows at once
+        powers += np.square(spectra.imag, out=self._scratch)
+        powers *= 1 - a
+        self._powers *= a
+        self._powers += powers
+        cross = np.multiply(spectra[0], 1 - a, out=self._new_cross)
+        cross *= np.conj(spectra[1], out=self._conjugate)
+        self._cross *= a
+        self._cross += cross
+        if residual_power is not None:
+            self._residual *= a
+            self._residual += np.multiply(residual_power, 1 - a, out=self._scratch[0])
+
+    def _gain(self, with_residual: bool) -> np.ndarray:
+        """Suppression gain per bin from the smoothed statistics (see the module notes)."""
+        output_power, echo_power = self._powers
+        coherence = np.square(self._cross.real, out=self._coherence)
+        coherence += np.square(self._cross.imag, out=self._scratch[0])
+        denominator = np.multiply(output_power, echo_power, out=self._scratch[0])
+        denominator += 1e-30
+        coherence /= denominator
+        if with_residual:
+            ratio = np.add(output_power, 1e-30, out=self._scratch[0])
+            np.divide(self._residual, ratio, out=ratio)
+            np.maximum(coherence, ratio, out=coherence)
+        # max(floor, 1 - strength * min(coherence, 1)), in place
+        np.minimum(coherence, 1.0, out=coherence)
+        coherence *= -self.strength
+        coherence += 1.0
+        return np.maximum(coherence, self.floor, out=coherence)

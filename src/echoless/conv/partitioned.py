@@ -39,25 +39,31 @@ class FrequencyDomainDelayLine:
         Samples per block ``B``; windows are ``2B`` long.
     n_partitions : int
         Number of past window spectra kept, ``P``.
+    keep_powers : bool
+        Also keep their power spectra :math:`|X_p(k)|^2` (:attr:`powers`), which
+        adaptive filters normalise by: one new row per block instead of ``P``.
 
     Notes
     -----
     Each spectrum is stored twice, at ``head`` and ``head + P`` of a ``2P``-row
     buffer, so that :attr:`spectra` is always one contiguous, newest-first
-    slice: no copy or roll per block.
+    slice: no copy or roll per block. The powers are stored the same way.
     """
 
-    def __init__(self, block_size: int, n_partitions: int) -> None:
+    def __init__(self, block_size: int, n_partitions: int, keep_powers: bool = False) -> None:
         self.block_size = check_positive_int(block_size, "block_size")
         self.n_partitions = check_positive_int(n_partitions, "n_partitions")
         self._window = np.zeros(2 * self.block_size)
         self._buffer = np.zeros((2 * self.n_partitions, self.block_size + 1), dtype=np.complex128)
+        self._powers = np.zeros(self._buffer.shape) if keep_powers else None
         self._head = 0
 
     def reset(self) -> None:
         """Forget all past input."""
         self._window[:] = 0.0
         self._buffer[:] = 0.0
+        if self._powers is not None:
+            self._powers[:] = 0.0
         self._head = 0
 
     def push(self, block: np.ndarray) -> np.ndarray:
@@ -78,12 +84,26 @@ class FrequencyDomainDelayLine:
         head = self._head = (self._head - 1) % self.n_partitions
         spectrum = rfft_into(window, self._buffer[head])
         self._buffer[head + self.n_partitions] = spectrum
+        if self._powers is not None:
+            power = np.square(spectrum.real, out=self._powers[head])
+            power += np.square(spectrum.imag, out=self._powers[head + self.n_partitions])
+            self._powers[head + self.n_partitions] = power
         return spectrum
 
     @property
     def spectra(self) -> np.ndarray:
         """Window spectra, shape (P, B + 1), row ``p`` being ``p`` blocks old."""
         return self._buffer[self._head : self._head + self.n_partitions]
+
+    @property
+    def powers(self) -> np.ndarray:
+        """Power spectra ``|X_p(k)|^2``, shape (P, B + 1), rows as in :attr:`spectra`.
+
+        Only with ``keep_powers=True``.
+        """
+        if self._powers is None:
+            raise AttributeError("this delay line was built with keep_powers=False")
+        return self._powers[self._head : self._head + self.n_partitions]
 
     @property
     def window(self) -> np.ndarray:
