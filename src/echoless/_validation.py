@@ -98,3 +98,16 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
         raise ValueError(
             f"{name_a} and {name_b} must have the same length, got {len(a)} and {len(b)} samples"
         )
+
+
+def check_delay(delay: Any) -> int | str:
+    """Return a bulk delay: a non-negative integer number of samples, or ``"auto"``."""
+    if isinstance(delay, str):
+        if delay != "auto":
+            raise ValueError(f"delay must be a non-negative integer or 'auto', got {delay!r}")
+        return delay
+    if isinstance(delay, bool) or not isinstance(delay, numbers.Integral):
+        raise TypeError(f"delay must be a non-negative integer or 'auto', got {type(delay).__name__}")
+    if delay < 0:
+        raise ValueError(f"delay must be >= 0 samples, got {delay}")
+    return int(delay)

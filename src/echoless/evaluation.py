@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from echoless._validation import (
     as_signal,
     check_choice,
+    check_delay,
     check_positive_float,
     check_positive_int,
     check_same_length,
@@ -74,12 +75,6 @@ class Cancellation:
     echo_estimate: np.ndarray
     seconds: float
     real_time_factor: float
-
-
-def _check_delay(delay: int | str) -> int | str:
-    if delay == "auto":
-        return delay
-    return check_positive_int(delay, "delay", minimum=0)
 
 
 def cancel_echo(
@@ -126,7 +121,7 @@ def cancel_echo(
     check_choice(method, "method", METHODS)
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     filter_ms = check_positive_float(filter_ms, "filter_ms")
-    delay = _check_delay(delay)
+    delay = check_delay(delay)
     postfilter = check_positive_float(postfilter, "postfilter", allow_zero=True)
     n_steps = check_positive_int(n_steps, "n_steps")
     if method in OFFLINE_METHODS and (delay != 0 or postfilter != 0.0):

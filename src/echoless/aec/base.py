@@ -29,12 +29,11 @@ false), ``_filter_taps()`` and ``_load_filter(h)``, and may provide
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._validation import as_signal, check_positive_float, check_positive_int
+from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -105,7 +104,7 @@ class StreamingCanceller:
         self.filter_length = check_positive_int(filter_length, "filter_length")
         self.adapt = bool(adapt)
         self.divergence_ratio = check_positive_float(divergence_ratio, "divergence_ratio")
-        self._delay_setting = _check_delay(delay)
+        self._delay_setting = check_delay(delay)
         self._init_filter()
         self._initial_filter = None
         if initial_filter is not None:
@@ -275,14 +274,3 @@ class StreamingCanceller:
         self.n_resets += 1
         return False
 
-
-def _check_delay(delay: int | str) -> int | str:
-    if isinstance(delay, str):
-        if delay != "auto":
-            raise ValueError(f"delay must be a non-negative integer or 'auto', got {delay!r}")
-        return delay
-    if isinstance(delay, bool) or not isinstance(delay, numbers.Integral):
-        raise TypeError(f"delay must be a non-negative integer or 'auto', got {type(delay).__name__}")
-    if delay < 0:
-        raise ValueError(f"delay must be >= 0 samples, got {delay}")
-    return int(delay)
