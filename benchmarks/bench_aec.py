@@ -29,6 +29,13 @@ Metrics, per scene, from the scene timeline:
   over the double-talk segment (dB);
 * ``NE SNR`` — SNR of the output against the near end over the near-end
   single-talk segment (dB; how much a canceller damages a lone talker);
+* ``DT SDR`` and ``NE SDR`` — the same two segments scored with
+  :func:`echoless.metrics.sdr` (BSS Eval's signal-to-distortion ratio, which
+  forgives a fixed 512-tap filter). Both peers high-pass their input (Speex's
+  DC notch, WebRTC's high-pass filter): measured on a lone near-end talker,
+  Speex's output matches a 60 Hz 2nd-order high-pass of its input to 33 dB,
+  yet its SNR is only about 10 dB, from the filter's phase shift. SI-SNR and
+  SNR count that as damage, SDR does not;
 * ``RTF`` — real-time factor, audio seconds per processing second, one core.
 
 Before scoring, each output is advanced by its constant latency (the lag,
@@ -50,7 +57,7 @@ from collections.abc import Callable
 import numpy as np
 
 from echoless.aec import NLMS, PBFDAF, PFDKF
-from echoless.metrics import erle, si_snr, snr
+from echoless.metrics import erle, sdr, si_snr, snr
 
 SAMPLE_RATE = 16_000
 FRAME = 160
@@ -157,6 +164,8 @@ def score(scene, out: np.ndarray) -> dict[str, float]:
         "ERLE last 3 s": erle(scene.mic[last:b], aligned[last:b]),
         "DT SI-SNR": si_snr(near_end[c:d], aligned[c:d]),
         "NE SNR": snr(near_end[e:f], aligned[e:f]),
+        "DT SDR": sdr(near_end[c:d], aligned[c:d]),
+        "NE SDR": sdr(near_end[e:f], aligned[e:f]),
         "latency ms": 1000.0 * lag / sample_rate,
     }
 
@@ -190,7 +199,7 @@ def main() -> None:
             metrics["RTF"] = len(scene.mic) / SAMPLE_RATE / seconds
             results[name][scene_name] = metrics
         print(f"scene {scene_name!r} done", flush=True)
-    columns = ["ERLE", "ERLE last 3 s", "DT SI-SNR", "NE SNR", "RTF", "latency ms"]
+    columns = ["ERLE", "ERLE last 3 s", "DT SI-SNR", "NE SNR", "DT SDR", "NE SDR", "RTF", "latency ms"]
     medians = {
         name: {c: float(np.median([m[c] for m in per_scene.values()])) for c in columns}
         for name, per_scene in results.items()

@@ -8,6 +8,13 @@ near end, or the true echo), ``estimate`` is what a method produced.
 * ``si_snr(reference, estimate)``: scale-invariant SNR. Both are made zero-mean,
   the target is the projection :math:`s = \frac{\langle e, r\rangle}{\|r\|^2} r`,
   and :math:`10\log_{10}\|s\|^2/\|e-s\|^2`. A gain error does not count.
+* ``sdr(reference, estimate, filter_length=512)``: signal-to-distortion ratio
+  as in BSS Eval. The target is the best ``filter_length``-tap causal FIR
+  filtering of the reference, :math:`s = g * r` with
+  :math:`g = \arg\min \|e - g * r\|^2`, and :math:`10\log_{10}\|s\|^2/\|e-s\|^2`.
+  A fixed linear filter (a DC notch, a high-pass, a short delay) does not
+  count, unlike in SNR and SI-SNR, where the phase shift of a 60 Hz high-pass
+  alone caps speech at about 10 dB.
 * ``erle(mic, output)`` :math:`= 10\log_{10}\frac{\sum_t y_t^2}{\sum_t \hat n_t^2}`:
   echo return loss enhancement, the energy the canceller removed. It is only
   meaningful where the microphone holds echo alone (far-end single talk).
@@ -27,9 +34,10 @@ A ratio whose denominator is exactly zero (a perfect estimate) is reported as
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 from numpy.typing import ArrayLike
 
-from echoless._validation import as_signal, check_positive_float, check_same_length
+from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
 
 
 def _pair(reference: ArrayLike, estimate: ArrayLike, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +104,38 @@ def si_snr(reference: ArrayLike, estimate: ArrayLike) -> float:
     if energy == 0.0:
         raise ValueError("reference is constant: SI-SNR is undefined")
     target = (np.dot(estimate, reference) / energy) * reference
+    return _ratio_db(float(np.sum(target**2)), float(np.sum((estimate - target) ** 2)))
+
+
+def sdr(reference: ArrayLike, estimate: ArrayLike, filter_length: int = 512) -> float:
+    """Signal-to-distortion ratio in dB: SNR after the best short FIR filtering of ``reference``.
+
+    Parameters
+    ----------
+    reference, estimate : array_like, shape (T,)
+    filter_length : int
+        Taps of the allowed distortion filter (512 = 32 ms at 16 kHz, as in BSS Eval).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    The filter solves the autocorrelation-method normal equations (Toeplitz,
+    lags ``0 .. filter_length - 1``, computed with FFTs), as BSS Eval does.
+    """
+    reference, estimate = _pair(reference, estimate, ("reference", "estimate"))
+    taps = min(check_positive_int(filter_length, "filter_length"), len(reference))
+    n_fft = 1 << int(np.ceil(np.log2(2 * len(reference))))
+    spectrum = np.fft.rfft(reference, n_fft)
+    autocorrelation = np.fft.irfft(np.abs(spectrum) ** 2, n_fft)[:taps]
+    if autocorrelation[0] == 0.0:
+        raise ValueError("reference is silent: SDR is undefined")
+    crosscorrelation = np.fft.irfft(np.conj(spectrum) * np.fft.rfft(estimate, n_fft), n_fft)[:taps]
+    autocorrelation[0] *= 1.0 + 1e-12  # keeps the solve defined for a reference with few non-zero samples
+    gains = scipy.linalg.solve_toeplitz(autocorrelation, crosscorrelation)
+    target = np.fft.irfft(spectrum * np.fft.rfft(gains, n_fft), n_fft)[: len(reference)]
     return _ratio_db(float(np.sum(target**2)), float(np.sum((estimate - target) ** 2)))
 
 
