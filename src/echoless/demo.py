@@ -34,12 +34,12 @@ KERNEL_SECONDS = 0.25
 def _save_run(folder: pathlib.Path, mic: np.ndarray, ref: np.ndarray, result: Cancellation,
               sample_rate: int, metrics: dict) -> None:
     """One streaming run in the results layout: the four WAVs and ``metrics.json``."""
-    from echoless.experiment import _write_json  # the layout's JSON convention (non-finite -> null)
+    from echoless.experiment import write_json
 
     signals = {"near_end_est": result.near_end_estimate, "echo_est": result.echo_estimate, "mic": mic, "ref": ref}
     for name, signal in signals.items():
         write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")  # as the offline runs: no clipping
-    _write_json(folder / "metrics.json", {**metrics, "seconds": result.seconds})
+    write_json(folder / "metrics.json", {**metrics, "seconds": result.seconds})
 
 
 def run_demo(
@@ -47,7 +47,7 @@ def run_demo(
     data_root: str | os.PathLike | None = None,
     *,
     n_steps: int = DEMO_STEPS,
-    streaming: Sequence[str] = ("pbfdaf",),
+    streaming: Sequence[str] = ("pbfdaf", "pfdkf"),
     progress: bool = True,
 ) -> tuple[pathlib.Path, dict]:
     """Run the assignment end to end and write the results and ``report.html``.
@@ -74,7 +74,7 @@ def run_demo(
         The content of ``summary.json`` (``rows`` of method, data, seconds, metrics).
     """
     from echoless.data import default_dataset, load_seed_dataset
-    from echoless.experiment import _write_json, run_seed_experiment
+    from echoless.experiment import run_seed_experiment, write_json
     from echoless.report import build_report
 
     n_steps = check_positive_int(n_steps, "n_steps")
@@ -88,11 +88,11 @@ def run_demo(
         # the scene's timeline (who talks when) lets the report shade its ERLE-over-time plot
         timeline = example.meta.get("timeline") or example.meta.get("scene", {}).get("timeline")
         if timeline:
-            _write_json(out / f"timeline_{data}.json", timeline)
+            write_json(out / f"timeline_{data}.json", timeline)
         for method in streaming:
             result = cancel_echo(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
             metrics = oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end)
             _save_run(out / f"{method}_{data}", example.mic, example.ref, result, example.sample_rate, metrics)
             summary["rows"].append({"method": method, "data": data, "seconds": result.seconds, "metrics": metrics})
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return build_report(out), summary

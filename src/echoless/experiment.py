@@ -61,7 +61,8 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _write_json(path: Path, payload: Any) -> None:
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as JSON, NaN and +-inf as ``null`` (the results layout's convention)."""
     path.write_text(json.dumps(_json_ready(payload), indent=1, allow_nan=False))
 
 
@@ -273,9 +274,9 @@ def run_seed_experiment(
             for name, signal in (("near_end_est", near_end_estimate), ("echo_est", echo_estimate), ("mic", mic), ("ref", ref)):
                 # 32-bit float WAV: estimates may exceed [-1, 1] and must not be clipped
                 write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")
-            _write_json(folder / "logs.json", logs)
+            write_json(folder / "logs.json", logs)
             _write_csv(folder / "logs.csv", logs)
-            _write_json(folder / "metrics.json", metrics)
+            write_json(folder / "metrics.json", metrics)
             title = f"{method} on {data}"
             if method in _GRADIENT_METHODS:
                 twin = {"waveform_lms": "waveform_ls", "spectral_lms_spectral": "spectral_ls"}.get(method)
@@ -296,7 +297,7 @@ def run_seed_experiment(
             rows.append({"method": method, "data": data, "seconds": seconds, "metrics": metrics})
         _write_comparison(all_logs, out / f"comparison_{data}.png", data, echo_known=echo is not None)
     summary = {"rows": rows, "sample_rate": sample_rate}
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary
 
 
