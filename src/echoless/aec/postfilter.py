@@ -38,7 +38,19 @@ been silent for a filter length, so a lone near-end talker passes unchanged.
 Trade-off: more strength removes more residual echo (higher ERLE, a real gain
 in the first seconds and after path changes), but in double talk the near end
 shares bins with the echo, so its spectrum is attenuated too (lower near-end
-SI-SNR). The suppressor adds one frame of latency.
+SI-SNR). The suppressor adds one frame of latency. Measured with PFDKF on the
+eight scenes of ``benchmarks/bench_aec.py`` (medians, dB; strength 0 is no
+postfilter; SDR as in :func:`echoless.metrics.sdr`):
+
+========  ====  ===============  =============  ======  ======
+strength  ERLE  ERLE last 3 s    DT SI-SNR      DT SDR  NE SDR
+========  ====  ===============  =============  ======  ======
+0         15.0  27.8             19.9           20.0    43.5
+0.5       20.6  32.8             20.2           20.3    42.8
+1         34.0  39.0             19.1           19.4    39.2
+1.5       37.3  41.5             17.6           18.1    37.4
+2         39.4  45.0             16.1           16.8    35.9
+========  ====  ===============  =============  ======  ======
 """
 
 from __future__ import annotations
