@@ -39,7 +39,8 @@ __all__ = ["read_audio", "resample_signal", "write_audio"]
 # Resolved paths of every file read_audio has read in this process.
 _INPUT_PATHS: set[Path] = set()
 
-# Subtypes that store fixed-point samples and therefore clip outside [-1, 1].
+# Subtypes that store floating-point (or perceptually coded) samples and never clip;
+# every other subtype is fixed-point and clips outside [-1, 1].
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_III"}
 
 
@@ -55,6 +56,7 @@ def read_audio(
     resample: bool = False,
     *,
     channel: int | None = None,
+    protect: bool = True,
 ) -> np.ndarray:
     """Read a mono audio file as a ``float64`` array at ``sample_rate``.
 
@@ -70,6 +72,10 @@ def read_audio(
     channel : int, optional
         Index of the channel to keep from a multichannel file. Without it a
         multichannel file is an error, never silently mixed down.
+    protect : bool
+        Remember the file as an input of this run, so that :func:`write_audio`
+        refuses to overwrite it. Code that reads back results it wrote itself
+        (the report) passes ``False``.
 
     Returns
     -------
@@ -99,7 +105,8 @@ def read_audio(
         raise ValueError(
             f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
         ) from None
-    _INPUT_PATHS.add(path.resolve())
+    if protect:
+        _INPUT_PATHS.add(path.resolve())
 
     n_channels = data.shape[1]
     if channel is not None:
@@ -108,8 +115,8 @@ def read_audio(
         data = data[:, channel]
     elif n_channels != 1:
         raise ValueError(
-            f"{path} has {n_channels} channels, echoless needs mono: pass channel=0 "
-            f"(or another index below {n_channels}) to pick one"
+            f"{path} has {n_channels} channels, echoless needs mono: pick one with channel=0 "
+            f"(command line: --channel 0), or another index below {n_channels}"
         )
     else:
         data = data[:, 0]
@@ -123,7 +130,7 @@ def read_audio(
         if not resample:
             raise ValueError(
                 f"{path} has sample rate {file_rate} Hz, expected {sample_rate} Hz; "
-                f"pass resample=True to convert it to {sample_rate} Hz"
+                f"pass resample=True (command line: --resample) to convert it to {sample_rate} Hz"
             )
         data = resample_signal(data, int(file_rate), sample_rate)
     return np.ascontiguousarray(data, dtype=np.float64)

@@ -140,9 +140,12 @@ def _data_section(results_dir: pathlib.Path, data: str, runs: list[_Run], sample
     present = [run for run in runs if (run.folder / "near_end_est.wav").exists()]
     if present:
         first = present[0].folder
-        mic = read_audio(first / "mic.wav", sample_rate)
-        ref = read_audio(first / "ref.wav", sample_rate)
-        outputs = {run.method: read_audio(run.folder / "near_end_est.wav", sample_rate) for run in present}
+        # these are results the experiment wrote, not inputs: a re-run may overwrite them
+        mic = read_audio(first / "mic.wav", sample_rate, protect=False)
+        ref = read_audio(first / "ref.wav", sample_rate, protect=False)
+        outputs = {
+            run.method: read_audio(run.folder / "near_end_est.wav", sample_rate, protect=False) for run in present
+        }
         parts.append("<h3>listen</h3>")
         parts.append(_player("mic", mic, sample_rate) + _player("ref", ref, sample_rate))
         parts.extend(_player(f"{method}: near-end estimate", x, sample_rate) for method, x in outputs.items())

@@ -35,13 +35,13 @@ def test_unreadable_format(tmp_path):
 
 def test_wrong_sample_rate_says_both_rates_and_the_fix(tmp_path):
     path = _write(tmp_path / "a.wav", np.zeros(800), rate=8000)
-    with pytest.raises(ValueError, match="sample rate 8000 Hz, expected 16000 Hz; pass resample=True"):
+    with pytest.raises(ValueError, match=r"sample rate 8000 Hz, expected 16000 Hz; pass resample=True \(command line: --resample\)"):
         read_audio(path)
 
 
 def test_multichannel_says_how_many_and_how_to_pick(tmp_path):
     path = _write(tmp_path / "stereo.wav", np.zeros((100, 2)))
-    with pytest.raises(ValueError, match="has 2 channels, echoless needs mono: pass channel=0"):
+    with pytest.raises(ValueError, match=r"has 2 channels, echoless needs mono: pick one with channel=0 \(command line: --channel 0\)"):
         read_audio(path)
 
 
@@ -147,6 +147,13 @@ def test_write_refuses_to_overwrite_an_input_of_this_run(tmp_path):
     # the same file reached through another spelling of its path is refused too
     with pytest.raises(ValueError, match="refusing to overwrite"):
         write_audio(tmp_path / "sub" / ".." / "input.wav", np.zeros(10), 16000)
+
+
+def test_results_read_back_unprotected_can_be_rewritten(tmp_path):
+    path = write_audio(tmp_path / "result.wav", np.zeros(10), 16000)
+    np.testing.assert_array_equal(read_audio(path, protect=False), np.zeros(10))
+    write_audio(path, np.full(10, 0.25), 16000)  # a re-run overwrites its own result
+    np.testing.assert_allclose(read_audio(path, protect=False), 0.25, atol=1 / 32768)
 
 
 def test_write_warns_when_it_must_clip(tmp_path):
