@@ -104,6 +104,37 @@ def test_cancel_bad_input_exits_2_with_one_line(recording, tmp_path, capsys, mak
     assert not (tmp_path / "o.wav").exists()
 
 
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        (lambda tmp, mic: ["-o", str(tmp / "o.wav"), "--echo-out", str(tmp / "o.wav")], "--echo-out and --out are the same file"),
+        (lambda tmp, mic: ["-o", str(mic)], "--out and MIC are the same file"),
+    ],
+)
+def test_cancel_refuses_colliding_paths_before_any_work(recording, tmp_path, capsys, outputs, message):
+    mic_path, ref_path = recording
+    before = mic_path.read_bytes()
+    assert main(["cancel", str(mic_path), str(ref_path), *outputs(tmp_path, mic_path)]) == 2
+    assert message in _one_line_error(capsys)
+    assert mic_path.read_bytes() == before
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_cancel_filter_longer_than_the_recording_is_one_line(recording, tmp_path, capsys):
+    mic_path, ref_path = recording
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / "o.wav"), "--filter-ms", "1e9"]) == 2
+    assert "filter_ms" in _one_line_error(capsys)
+
+
+def test_cancel_channel_picks_one_channel_of_a_stereo_mic(recording, tmp_path, capsys):
+    mic_path, ref_path = recording
+    mic, rate = soundfile.read(str(mic_path))
+    stereo = tmp_path / "stereo.wav"
+    soundfile.write(str(stereo), np.stack([mic, np.zeros_like(mic)], axis=1), rate)
+    assert main(["cancel", str(stereo), str(ref_path), "-o", str(tmp_path / "o.wav"), "--channel", "0"]) == 0
+    assert (tmp_path / "o.wav").exists()
+
+
 def _stereo(path):
     soundfile.write(str(path), np.zeros((16000, 2)), SAMPLE_RATE)
     return path

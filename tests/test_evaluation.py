@@ -64,3 +64,10 @@ def test_tables(tmp_path):
     assert float(read[0]["erle_db"]) == 12.345 and read[0]["snr_near_db"] == ""
     with pytest.raises(ValueError, match="rows must not be empty"):
         format_markdown([])
+
+
+def test_write_tables_keeps_a_dotted_stem(tmp_path):
+    rows = [{"example": "a", "method": "nlms", "erle_db": 1.0}]
+    csv_path, md_path = write_tables(rows, tmp_path / "run.v2")
+    assert (csv_path.name, md_path.name) == ("run.v2.csv", "run.v2.md")
+    assert csv_path.exists() and md_path.exists()

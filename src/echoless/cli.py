@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--echo-out", type=pathlib.Path, metavar="PATH", help="also write the echo estimate MIC - OUT here")
     cancel.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="expected sample rate (default: %(default)s)")
     cancel.add_argument("--resample", action="store_true", help="resample inputs at another rate instead of refusing them")
+    cancel.add_argument("--channel", type=int, metavar="N",
+                        help="channel to take from multichannel inputs (default: inputs must be mono)")
     cancel.add_argument("--float", action="store_true", dest="float_output",
                         help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
     _add_canceller_options(cancel)
@@ -122,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the whole assignment on built-in data, with report.html",
         description="Run every method of the assignment (waveform and time-frequency LMS, their exact "
-        "least-squares optima) and the streaming PBFDAF on the 'synth' and 'real' data sets, write "
+        "least-squares optima) and the streaming PBFDAF and PFDKF on the 'synth' and 'real' data sets, write "
         "<method>_<data>/ folders (near_end_est.wav, mic.wav, ref.wav, logs, figures), "
         "summary.json and a self-contained report.html.",
     )
@@ -146,13 +148,27 @@ def _options(args: argparse.Namespace, sample_rate: int) -> dict:
     return {"filter_ms": args.filter_ms, "delay": delay, "postfilter": args.postfilter, "n_steps": args.steps}
 
 
+def _check_distinct_paths(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that would replace an input or the other output."""
+    paths = {"MIC": args.mic, "REF": args.ref, "--out": args.out}
+    if args.echo_out is not None:
+        paths["--echo-out"] = args.echo_out
+    seen: dict[pathlib.Path, str] = {}
+    for name, path in paths.items():
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ValueError(f"{name} and {seen[resolved]} are the same file ({path}): give each its own path")
+        seen[resolved] = name
+
+
 def _run_cancel(args: argparse.Namespace) -> None:
     from echoless.evaluation import cancel_echo
     from echoless.io import read_audio, write_audio
     from echoless.metrics import erle
 
-    mic = read_audio(args.mic, args.sample_rate, resample=args.resample)
-    ref = read_audio(args.ref, args.sample_rate, resample=args.resample)
+    _check_distinct_paths(args)
+    mic = read_audio(args.mic, args.sample_rate, resample=args.resample, channel=args.channel)
+    ref = read_audio(args.ref, args.sample_rate, resample=args.resample, channel=args.channel)
     if len(mic) != len(ref):
         raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
     result = cancel_echo(mic, ref, args.method, args.sample_rate, progress=True, **_options(args, args.sample_rate))

@@ -25,7 +25,7 @@ from echoless.metrics import oracle_metrics
 
 # Adam steps per gradient-descent fit. Measured: the whole demo (2 x 20 s of
 # audio, 5 offline methods + PBFDAF, report) took 2 min 5 s on a shared 2-core
-# machine with this value; the seed used 1500.
+# machine with this value (PFDKF, added later, costs ~0.3 s per data set); the seed used 1500.
 DEMO_STEPS = 300
 # echo-path length of every method, in seconds (the seed's 4000 taps at 16 kHz)
 KERNEL_SECONDS = 0.25

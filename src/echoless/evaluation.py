@@ -126,6 +126,11 @@ def cancel_echo(
     n_steps = check_positive_int(n_steps, "n_steps")
     if method in OFFLINE_METHODS and (delay != 0 or postfilter != 0.0):
         raise ValueError(f"delay and postfilter apply to streaming methods {STREAMING_METHODS}, not to {method!r}")
+    filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
+    if filter_samples > len(mic):
+        raise ValueError(
+            f"filter_ms={filter_ms:g} ms is {filter_samples} samples, longer than the {len(mic)}-sample recording"
+        )
 
     # imports happen before the clock starts (torch takes seconds, once); only offline fits need torch
     if method in STREAMING_METHODS:
@@ -137,7 +142,6 @@ def cancel_echo(
     else:
         from echoless.experiment import fit_method
 
-        filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
         options = {
             "sample_rate": sample_rate, "n_steps": n_steps, "lr": 1e-2, "progress": progress, "ridge": 0.0,
             "kernel_seconds": filter_ms / 1000.0,
@@ -274,7 +278,8 @@ def write_tables(rows: Sequence[dict], stem: str | pathlib.Path) -> tuple[pathli
     """
     stem = pathlib.Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    # appended, not with_suffix: a stem such as "run.v2" keeps its dot
+    csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=_columns(rows), restval="")
         writer.writeheader()

@@ -95,10 +95,11 @@ def _spectral_impulse_response(model: EndToEndSpectralConvolution) -> np.ndarray
     return model.apply(impulse)[start : start + span]
 
 
-def _least_squares_log(model: Any, mic: np.ndarray, ref: np.ndarray, echo, near_end, spectral: bool) -> dict:
+def _least_squares_log(
+    model: Any, echo_estimate: np.ndarray, mic: np.ndarray, ref: np.ndarray, echo, near_end, spectral: bool
+) -> dict:
     """The one-row log of a closed-form fit, with the keys of its gradient-descent twin."""
-    echo_estimate = torch.from_numpy(model.apply(ref))
-    values = WaveformLogger(mic, echo, near_end, torch.float64)(echo_estimate)
+    values = WaveformLogger(mic, echo, near_end, torch.float64)(torch.from_numpy(echo_estimate))
     if not spectral:
         return {"loss": values["mse"], "loss_oracle": values["mse_oracle"], **values}
     with torch.no_grad():
@@ -148,6 +149,7 @@ def fit_method(
     echo_estimate : numpy.ndarray, shape (T,)
         ``model.apply(ref)``.
     """
+    check_choice(method, "method", METHODS)
     spectral = {"kernel_size": kernel_frames, "n_fft": n_fft, "hop_length": hop_length}
     if method == "waveform_lms":
         model, logs = fit_waveform_lms(
@@ -162,11 +164,12 @@ def fit_method(
     elif method == "waveform_ls":
         taps = kernel_size_from_seconds(kernel_seconds, sample_rate, len(mic))
         model = fit_waveform_ls(mic, ref, taps, ridge=ridge)
-        logs = [_least_squares_log(model, mic, ref, echo, near_end, spectral=False)]
     else:
         model = fit_spectral_ls(mic, ref, ridge=ridge, **spectral)
-        logs = [_least_squares_log(model, mic, ref, echo, near_end, spectral=True)]
-    return model, logs, model.apply(ref)
+    echo_estimate = model.apply(ref)
+    if method.endswith("_ls"):
+        logs = [_least_squares_log(model, echo_estimate, mic, ref, echo, near_end, spectral=method == "spectral_ls")]
+    return model, logs, echo_estimate
 
 
 def _check_dataset(dataset: Any) -> dict[str, tuple]:

@@ -58,3 +58,11 @@ def test_load_scene_errors(tmp_path):
         load_scene(tmp_path / "half")
     with pytest.raises(TypeError, match="scene must be a Scene or an EchoExample"):
         save_scene({"mic": [0.0]}, tmp_path / "x")
+
+
+def test_a_scene_loaded_as_dot_is_named_after_its_folder(tmp_path, monkeypatch):
+    (tmp_path / "kitchen").mkdir()
+    soundfile.write(tmp_path / "kitchen" / "mic.wav", np.full(100, 0.25), 16000)
+    soundfile.write(tmp_path / "kitchen" / "ref.wav", np.full(100, -0.25), 16000)
+    monkeypatch.chdir(tmp_path / "kitchen")
+    assert load_scene(".").name == "kitchen"

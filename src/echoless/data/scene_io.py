@@ -121,7 +121,7 @@ def load_scene(folder: str | os.PathLike, sample_rate: int | None = None) -> Ech
     try:
         return EchoExample(
             sample_rate=sample_rate,
-            name=str(document.get("name") or folder.name),
+            name=str(document.get("name") or folder.resolve().name),  # resolve: Path(".").name is ""
             meta=document.get("meta", {}),
             **signals,
         )

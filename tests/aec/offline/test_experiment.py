@@ -85,3 +85,10 @@ def test_rejects_mixed_sample_rates(scene, tmp_path):
     other = SimpleNamespace(mic=scene.mic, ref=scene.ref, sample_rate=8000)
     with pytest.raises(ValueError, match="one sample_rate"):
         run_seed_experiment({"a": scene, "b": other}, tmp_path, **TINY)
+
+
+def test_fit_method_refuses_an_unknown_method():
+    from echoless.experiment import fit_method
+
+    with pytest.raises(ValueError, match="unknown method 'bogus'"):
+        fit_method("bogus", np.ones(4096), np.ones(4096))
