@@ -150,3 +150,16 @@ def test_enormous_input_is_passed_through_finite(cls, postfilter):
     canceller = cls(frame_size=32, filter_length=64, postfilter=postfilter)
     out = _stream(canceller, mic, ref)
     assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("amplitude", [1e80, 1e150, 1e160])
+def test_a_mic_burst_after_convergence_never_raises(cls, amplitude):
+    # a few frames of absurd microphone samples once the filter has adapted: PBFDAF used to
+    # square a Python float there, which raises OverflowError instead of giving inf
+    rng = np.random.default_rng(7)
+    ref = rng.standard_normal(160 * 120)
+    mic = np.convolve(ref, [0.5, 0.3, -0.2])[: len(ref)] + 0.01 * rng.standard_normal(len(ref))
+    mic[160 * 100 : 160 * 103] = amplitude * rng.standard_normal(3 * 160)
+    out = _stream(cls(frame_size=160, filter_length=320), mic, ref)
+    assert np.all(np.isfinite(out))

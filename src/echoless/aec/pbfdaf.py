@@ -242,7 +242,9 @@ class PBFDAF(PartitionedCanceller):
             self._learned += start_rate
             self._adapted = self._learned > len(self._weights) and leak > 0.03
             return self.step_size * start_rate
-        coherence = float(np.dot(error, echo)) ** 2 / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
+        correlation = float(np.dot(error, echo))
+        # a product, not ** 2: Python's float power raises OverflowError where a product gives inf
+        coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
         ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
         # self._residual is leak * echo_power
         residual = np.minimum(self._residual, np.multiply(error_power, 0.5, out=self._scratch_bins), out=self._step_bins)
