@@ -7,6 +7,7 @@ from deep inside numpy.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -111,3 +112,28 @@ def check_delay(delay: Any) -> int | str:
     if delay < 0:
         raise ValueError(f"delay must be >= 0 samples, got {delay}")
     return int(delay)
+
+
+def check_frame(frame: Any, size: int, name: str, size_name: str = "frame_size") -> np.ndarray:
+    """Return one streaming frame as a finite ``float64`` array of ``size`` samples, or raise.
+
+    The per-frame hot path: a ``float64`` array of the right shape costs one
+    dot product (a sum of squares, into which NaN and Inf always propagate);
+    anything else goes through :func:`as_signal` and its named errors.
+
+    Parameters
+    ----------
+    frame : array_like, shape (size,)
+    size : int
+        Samples the frame must hold.
+    name, size_name : str
+        Names of the frame and of the size argument, for error messages.
+    """
+    fast = isinstance(frame, np.ndarray) and frame.dtype == np.float64
+    array = frame if fast else as_signal(frame, name)
+    if array.shape != (size,):
+        array = as_signal(array, name)  # raises first on non-1-D input
+        raise ValueError(f"{name} must have {size_name}={size} samples, got {len(array)}")
+    if not math.isfinite(array.dot(array)):
+        as_signal(array, name)  # raises, naming the NaN/Inf count (a finite overflow passes)
+    return array

@@ -73,3 +73,16 @@ def test_near_end_single_talk_with_silent_reference_passes_unchanged():
     settled = slice(half + 256 + 50 * size, len(aligned))
     error = aligned[settled] - near[settled]
     assert 10 * np.log10(np.sum(error**2) / np.sum(near[settled] ** 2)) < -70
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((np.zeros(100), np.zeros(160)), ValueError, "output must have frame_size=160 samples, got 100"),
+        ((np.zeros(160), np.full(160, np.nan)), ValueError, "echo_estimate contains 160 NaN"),
+        ((np.zeros(160), np.zeros(160), np.ones(80)), ValueError, r"residual_power must have frame_size \+ 1=161"),
+    ],
+)
+def test_bad_frames_are_named(args, error, message):
+    with pytest.raises(error, match=message):
+        ResidualEchoSuppressor(160).process(*args)

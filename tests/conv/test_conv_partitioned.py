@@ -93,3 +93,9 @@ def test_bad_blocks_are_named(block, error, message):
 def test_bad_construction_is_named(h, block_size, error, message):
     with pytest.raises(error, match=message):
         PartitionedConvolver(h, block_size)
+
+
+def test_a_complex_block_is_refused_not_cast():
+    conv = PartitionedConvolver(np.ones(4), block_size=4)
+    with pytest.raises(TypeError, match="block must be real-valued"):
+        conv.process(np.array([1 + 1j, 0, 0, 0]))

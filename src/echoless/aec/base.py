@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
+from echoless._validation import as_signal, check_delay, check_frame, check_positive_float, check_positive_int
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -159,7 +159,7 @@ class StreamingCanceller:
                 echo_estimate = np.zeros(self.frame_size)
                 residual_power = None
             if self._postfilter is not None:
-                filtered = self._postfilter.process(out, echo_estimate, residual_power)
+                filtered = self._postfilter._process(out, echo_estimate, residual_power)  # frames already checked
                 # one reduction (NaN/Inf propagate into it); the element check only if it is not finite
                 if not (math.isfinite(np.add.reduce(filtered)) or np.isfinite(filtered).all()):
                     # its spectra overflowed (input near 1e150)
@@ -246,17 +246,7 @@ class StreamingCanceller:
         self.n_frames = 0
 
     def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
-        fast = isinstance(frame, np.ndarray) and frame.dtype == np.float64
-        array = frame if fast else as_signal(frame, name)
-        if array.shape != (self.frame_size,):
-            array = as_signal(array, name)  # raises first on non-1-D input
-            raise ValueError(f"{name} must have frame_size={self.frame_size} samples, got {len(array)}")
-        # one dot product (a sum of squares: NaN/Inf always propagate into it) instead of an
-        # element check; when it is not finite, as_signal checks the elements (and lets a finite
-        # overflow through)
-        if not math.isfinite(array.dot(array)):
-            as_signal(array, name)  # raises, naming the NaN/Inf count
-        return array
+        return check_frame(frame, self.frame_size, name)
 
     def _safe(self, mic: np.ndarray, out: np.ndarray) -> bool:
         """Update the divergence watch; reset the filter and return False if unsafe."""

@@ -58,7 +58,7 @@ from __future__ import annotations
 import numpy as np
 
 from echoless._fft import irfft_into, rfft_into
-from echoless._validation import check_positive_float, check_positive_int
+from echoless._validation import check_frame, check_positive_float, check_positive_int
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
 #: unrelated signals upwards, which would attenuate the near end in double talk).
@@ -135,6 +135,16 @@ class ResidualEchoSuppressor:
         numpy.ndarray, shape (frame_size,)
             The enhanced output, one frame late (a new array).
         """
+        output = check_frame(output, self.frame_size, "output")
+        echo_estimate = check_frame(echo_estimate, self.frame_size, "echo_estimate")
+        if residual_power is not None:
+            residual_power = check_frame(residual_power, self.frame_size + 1, "residual_power", "frame_size + 1")
+        return self._process(output, echo_estimate, residual_power)
+
+    def _process(
+        self, output: np.ndarray, echo_estimate: np.ndarray, residual_power: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`process` without the argument checks, for a canceller that made the frames itself."""
         size = self.frame_size
         buffers = self._buffers
         buffers[:, :size] = buffers[:, size:]

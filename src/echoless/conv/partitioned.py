@@ -21,13 +21,11 @@ filters in :mod:`echoless.aec`, which replace the fixed ``H_p`` by adapted ones.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 from echoless._fft import irfft_into, rfft_into
-from echoless._validation import as_signal, check_positive_int
+from echoless._validation import as_signal, check_frame, check_positive_int
 
 
 class FrequencyDomainDelayLine:
@@ -184,12 +182,7 @@ class PartitionedConvolver:
         numpy.ndarray, shape (block_size,)
             The next ``block_size`` samples of ``x * h``.
         """
-        block = np.asarray(block, dtype=np.float64)
-        if block.shape != (self.block_size,):
-            block = as_signal(block, "block")
-            raise ValueError(f"block must have block_size={self.block_size} samples, got {len(block)}")
-        if not math.isfinite(block.sum()):  # one reduction; NaN/Inf always propagate into the sum
-            as_signal(block, "block")  # raises, naming the NaN/Inf count (a finite overflow passes)
+        block = check_frame(block, self.block_size, "block", "block_size")
         self._delay_line.push(block)
         np.multiply(self._delay_line.spectra, self._kernel_spectra, out=self._products)
         spectrum = np.matmul(self._ones, self._products, out=self._spectrum)
