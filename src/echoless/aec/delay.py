@@ -227,8 +227,9 @@ class DelayTracker:
         if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
             return
         lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
-        if confidence < CONFIDENCE:
+        if confidence < CONFIDENCE:  # lock lost: search again at the short period
             self._candidate = None
+            self._period = self._search_period
             return
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 2
         self._candidate = lag
