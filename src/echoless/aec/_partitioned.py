@@ -54,15 +54,12 @@ class PartitionedCanceller(StreamingCanceller):
         self.filter_length = n_partitions * size
         self._spectra = FrequencyDomainDelayLine(size, n_partitions, keep_powers=True)
         self._weights = np.zeros((n_partitions, size + 1), dtype=np.complex128)
-        self._products = np.empty_like(self._weights)
         # summing P rows as ones @ rows is a BLAS gemv: faster than einsum or .sum(axis=0)
         self._ones = np.ones(n_partitions)
-        self._complex_ones = np.ones(n_partitions, dtype=np.complex128)
         self._error_window = np.zeros(2 * size)
         self._echo_window = np.empty(2 * size)
         self._constraint_windows = np.empty((n_partitions, 2 * size))
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
-        self._echo_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._error = self._error_window[size:]  # a view: the error is written where its FFT reads it
         self._rotation = 0
         self._init_update()
@@ -77,18 +74,13 @@ class PartitionedCanceller(StreamingCanceller):
         size = self.frame_size
         self._spectra.push(ref)
         spectra = self._spectra.spectra
-        echo_estimate = irfft_into(self._filter_output(self._weights), self._echo_window)[size:]
+        echo_estimate = irfft_into(self._spectra.filter_spectrum(self._weights), self._echo_window)[size:]
         if self.adapt:
             np.subtract(mic, echo_estimate, out=self._error)
             rfft_into(self._error_window, self._error_spectrum)
             self._update(spectra, self._error_spectrum, mic, ref)
             self._constrain()
         return echo_estimate
-
-    def _filter_output(self, weights: np.ndarray) -> np.ndarray:
-        """Echo spectrum ``sum_p W_p X_p`` (B + 1,) of partition spectra ``weights`` (P, B + 1)."""
-        products = np.multiply(self._spectra.spectra, weights, out=self._products)
-        return np.matmul(self._complex_ones, products, out=self._echo_spectrum)
 
     def _constrain(self) -> None:
         """Project the weights back onto ``B``-tap partitions (see module notes)."""

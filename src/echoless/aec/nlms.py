@@ -82,9 +82,7 @@ class NLMS(StreamingCanceller):
         self._spectra = FrequencyDomainDelayLine(size, n_partitions)
         self._history = np.zeros(length)  # the last L reference samples, oldest first
         self._tap_spectra = np.empty((n_partitions, size + 1), dtype=np.complex128)
-        self._products = np.empty((n_partitions, size + 1), dtype=np.complex128)
-        self._ones = np.ones(n_partitions, dtype=np.complex128)  # ones @ rows: a BLAS gemv
-        self._echo_spectrum = np.empty(size + 1, dtype=np.complex128)
+        self._correlation = np.empty((n_partitions, size + 1), dtype=np.complex128)
         self._echo_window = np.empty(2 * size)
         self._error_window = np.zeros(2 * size)
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
@@ -103,14 +101,12 @@ class NLMS(StreamingCanceller):
         # S h: partitioned convolution with the current taps
         self._partitions[:, :size] = self._tap_rows
         rfft_into(self._partitions, self._tap_spectra)
-        products = np.multiply(spectra, self._tap_spectra, out=self._products)
-        np.matmul(self._ones, products, out=self._echo_spectrum)
-        echo_estimate = irfft_into(self._echo_spectrum, self._echo_window)[size:]
+        echo_estimate = irfft_into(self._spectra.filter_spectrum(self._tap_spectra), self._echo_window)[size:]
         if self.adapt and self.step_size > 0:
             error = np.subtract(mic, echo_estimate, out=self._error_window[size:])
             rfft_into(self._error_window, self._error_spectrum)
             # S^T e: first N lags of each partition's circular correlation with the error
-            correlation = np.multiply(np.conj(spectra, out=products), self._error_spectrum, out=products)
+            correlation = np.multiply(np.conj(spectra, out=self._correlation), self._error_spectrum, out=self._correlation)
             gradient = irfft_into(correlation, self._lags)[:, :size]
             # sum over the frame of ||s_t||^2 ~ N times the window energy
             energy = size * float(np.dot(history, history)) + size * self.filter_length * POWER_FLOOR

@@ -152,7 +152,7 @@ class PBFDAF(PartitionedCanceller):
         if not self.two_path:
             return background
         size = self.frame_size
-        foreground = irfft_into(self._filter_output(self._foreground), self._foreground_window)[size:]
+        foreground = irfft_into(self._spectra.filter_spectrum(self._foreground), self._foreground_window)[size:]
         if self._choose_background(mic, background, foreground):
             self._foreground[:] = self._weights
             return background

@@ -55,6 +55,10 @@ class FrequencyDomainDelayLine:
         self._buffer = np.zeros((2 * self.n_partitions, self.block_size + 1), dtype=np.complex128)
         self._powers = np.zeros(self._buffer.shape) if keep_powers else None
         self._head = 0
+        self._products = np.empty((self.n_partitions, self.block_size + 1), dtype=np.complex128)
+        # summing the P products as ones @ products is a BLAS gemv: faster than .sum(axis=0) or einsum
+        self._ones = np.ones(self.n_partitions, dtype=np.complex128)
+        self._filtered = np.empty(self.block_size + 1, dtype=np.complex128)
 
     def reset(self) -> None:
         """Forget all past input."""
@@ -87,6 +91,24 @@ class FrequencyDomainDelayLine:
             power += np.square(spectrum.imag, out=self._powers[head + self.n_partitions])
             self._powers[head + self.n_partitions] = power
         return spectrum
+
+    def filter_spectrum(self, partition_spectra: np.ndarray) -> np.ndarray:
+        """Spectrum of the current output window of a partitioned filter: ``sum_p H_p X_p``.
+
+        Parameters
+        ----------
+        partition_spectra : numpy.ndarray, shape (P, B + 1), complex
+            Filter partition spectra ``H_p`` (:func:`partition_kernel`), row
+            ``p`` meeting the input window ``p`` blocks old.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B + 1,), complex
+            The last ``B`` samples of its inverse FFT (size ``2B``) are the
+            output block (overlap-save). The array is reused by the next call.
+        """
+        products = np.multiply(self.spectra, partition_spectra, out=self._products)
+        return np.matmul(self._ones, products, out=self._filtered)
 
     @property
     def spectra(self) -> np.ndarray:
@@ -155,10 +177,6 @@ class PartitionedConvolver:
         self.kernel.setflags(write=False)
         self._kernel_spectra = partition_kernel(self.kernel, self.block_size)
         self._delay_line = FrequencyDomainDelayLine(self.block_size, len(self._kernel_spectra))
-        self._products = np.empty_like(self._kernel_spectra)
-        # summing the P products as ones @ products is a BLAS gemv: faster than .sum(axis=0)
-        self._ones = np.ones(len(self._kernel_spectra), dtype=np.complex128)
-        self._spectrum = np.empty(self.block_size + 1, dtype=np.complex128)
         self._output_window = np.empty(2 * self.block_size)
 
     @property
@@ -184,6 +202,5 @@ class PartitionedConvolver:
         """
         block = check_frame(block, self.block_size, "block", "block_size")
         self._delay_line.push(block)
-        np.multiply(self._delay_line.spectra, self._kernel_spectra, out=self._products)
-        spectrum = np.matmul(self._ones, self._products, out=self._spectrum)
+        spectrum = self._delay_line.filter_spectrum(self._kernel_spectra)
         return irfft_into(spectrum, self._output_window)[self.block_size :].copy()
