@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import irfft_into, rfft_into
+from echoless._fft import irfft_into, power_into, rfft_into
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
 
@@ -223,8 +223,8 @@ class PBFDAF(PartitionedCanceller):
         ref_energy = float(np.dot(ref, ref))
         self._echo_zero_padded[size:] = echo
         echo_spectrum = rfft_into(self._echo_zero_padded, self._echo_padded_spectrum)
-        echo_power = _power_of(echo_spectrum, self._echo_power, self._scratch_bins)
-        error_power = _power_of(error_spectrum, self._error_power, self._scratch_bins)
+        echo_power = power_into(echo_spectrum, self._echo_power, self._scratch_bins)
+        error_power = power_into(error_spectrum, self._error_power, self._scratch_bins)
         # leak = regression slope of error power on echo power (fluctuations around their means)
         error_change = np.subtract(error_power, self._error_power_mean, out=self._error_change)
         echo_change = np.subtract(echo_power, self._echo_power_mean, out=self._echo_change)
@@ -253,9 +253,3 @@ class PBFDAF(PartitionedCanceller):
         residual *= self.step_size
         return np.divide(residual, np.add(error_power, self._floor / len(self._weights), out=self._scratch_bins), out=residual)
 
-
-def _power_of(spectrum: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """``|spectrum|^2`` as ``re^2 + im^2`` into ``out`` (``scratch``: same shape, overwritten)."""
-    np.square(spectrum.real, out=out)
-    out += np.square(spectrum.imag, out=scratch)
-    return out

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from echoless._fft import power_into
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
 
@@ -104,6 +105,8 @@ class PFDKF(PartitionedCanceller):
         self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
         self._denominator = np.empty(shape[1])
+        self._error_power = np.empty(shape[1])
+        self._bin_scratch = np.empty(shape[1])
         self._scaled_error = np.empty(shape[1], dtype=np.complex128)
         self._weighted_powers = np.empty(shape)
         self._scratch = np.empty(shape)
@@ -114,9 +117,9 @@ class PFDKF(PartitionedCanceller):
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
         a2 = self.transition**2
-        error_power = error_spectrum.real**2 + error_spectrum.imag**2
+        error_power = power_into(error_spectrum, self._error_power, self._bin_scratch)
         self._noise *= self.noise_smoothing
-        self._noise += (1.0 - self.noise_smoothing) * error_power
+        self._noise += np.multiply(error_power, 1.0 - self.noise_smoothing, out=self._bin_scratch)
         powers = self._spectra.powers
         uncertainty = self._uncertainty
         # Phi_p |X_p|^2 is kept: summed it gives D, divided by D it is mu_p |X_p|^2 below
@@ -137,7 +140,6 @@ class PFDKF(PartitionedCanceller):
         uncertainty *= shrink
         weights = self._weights
         if a2 < 1.0:
-            drift = np.square(weights.real, out=self._scratch)
-            drift += np.square(weights.imag, out=self._weighted_powers)
+            drift = power_into(weights, self._scratch, self._weighted_powers)
             drift *= 1.0 - a2
             uncertainty += drift

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import irfft_into, rfft_into
+from echoless._fft import irfft_into, power_into, rfft_into
 from echoless._validation import check_frame, check_positive_float, check_positive_int
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
@@ -164,8 +164,7 @@ class ResidualEchoSuppressor:
     def _smooth(self, spectra: np.ndarray, residual_power: np.ndarray | None) -> None:
         """Recursive averages of the auto- and cross-spectra and of the model residual power."""
         a = SMOOTHING
-        powers = np.square(spectra.real, out=self._new_powers)  # output and echo rows at once
-        powers += np.square(spectra.imag, out=self._scratch)
+        powers = power_into(spectra, self._new_powers, self._scratch)  # output and echo rows at once
         powers *= 1 - a
         self._powers *= a
         self._powers += powers
@@ -180,8 +179,7 @@ class ResidualEchoSuppressor:
     def _gain(self, with_residual: bool) -> np.ndarray:
         """Suppression gain per bin from the smoothed statistics (see the module notes)."""
         output_power, echo_power = self._powers
-        coherence = np.square(self._cross.real, out=self._coherence)
-        coherence += np.square(self._cross.imag, out=self._scratch[0])
+        coherence = power_into(self._cross, self._coherence, self._scratch[0])
         denominator = np.multiply(output_power, echo_power, out=self._scratch[0])
         denominator += 1e-30
         coherence /= denominator

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._fft import irfft_into, rfft_into
+from echoless._fft import irfft_into, power_into, rfft_into
 from echoless._validation import as_signal, check_frame, check_positive_int
 
 
@@ -87,8 +87,7 @@ class FrequencyDomainDelayLine:
         spectrum = rfft_into(window, self._buffer[head])
         self._buffer[head + self.n_partitions] = spectrum
         if self._powers is not None:
-            power = np.square(spectrum.real, out=self._powers[head])
-            power += np.square(spectrum.imag, out=self._powers[head + self.n_partitions])
+            power = power_into(spectrum, self._powers[head], self._powers[head + self.n_partitions])
             self._powers[head + self.n_partitions] = power
         return spectrum
 
