@@ -67,7 +67,7 @@ class PartitionedCanceller(StreamingCanceller):
     def _init_update(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
+    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -78,7 +78,7 @@ class PartitionedCanceller(StreamingCanceller):
         if self.adapt:
             np.subtract(mic, echo_estimate, out=self._error)
             rfft_into(self._error_window, self._error_spectrum)
-            self._update(spectra, self._error_spectrum, mic, ref)
+            self._update(spectra, self._error_spectrum, ref)
             self._constrain()
         return echo_estimate
 

@@ -193,7 +193,7 @@ class PBFDAF(PartitionedCanceller):
         super()._load_filter(taps)
         self._foreground[:] = self._weights
 
-    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
+    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
         np.matmul(self._ones, self._spectra.powers, out=self._power)
         step = self._adaptive_step(error_spectrum, ref) if self.adaptive_step else self.step_size
         normaliser = np.add(self._power, self._floor, out=self._power)  # the sum is recomputed each frame

@@ -115,7 +115,7 @@ class PFDKF(PartitionedCanceller):
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt else None
 
-    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, mic: np.ndarray, ref: np.ndarray) -> None:
+    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
         a2 = self.transition**2
         error_power = power_into(error_spectrum, self._error_power, self._bin_scratch)
         self._noise *= self.noise_smoothing
