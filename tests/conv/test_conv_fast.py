@@ -61,6 +61,12 @@ def test_auto_follows_the_cost_model():
     assert long_kernel["direct"] > 10 * min(long_kernel["fft"], long_kernel["partitioned"])
 
 
+def test_choose_conv_method_is_symmetric_like_convolve():
+    # convolve takes the longer input as the signal; the choice it reports must not depend on the order
+    for n_x, n_h in [(8, 160_000), (300, 20_000), (16_000, 4000)]:
+        assert choose_conv_method(np.ones(n_x), np.ones(n_h)) == choose_conv_method(np.ones(n_h), np.ones(n_x))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

@@ -128,8 +128,12 @@ def choose_conv_method(x: ArrayLike, h: ArrayLike) -> str:
     str
         ``"direct"``, ``"fft"`` or ``"partitioned"``.
     """
-    n_x, n_h = len(as_signal(x, "x")), len(as_signal(h, "h"))
-    costs = estimate_costs(n_x, n_h)
+    return _cheapest_method(len(as_signal(x, "x")), len(as_signal(h, "h")))
+
+
+def _cheapest_method(n_x: int, n_h: int) -> str:
+    """The method the cost model finds fastest, the longer input taken as the signal (as convolve does)."""
+    costs = estimate_costs(max(n_x, n_h), min(n_x, n_h))
     return min(costs, key=costs.__getitem__)
 
 
@@ -161,7 +165,11 @@ def convolve_partitioned(x: ArrayLike, h: ArrayLike, block_size: int | None = No
     x, h = as_signal(x, "x"), as_signal(h, "h")
     if block_size is None:
         block_size = _best_block(len(x), len(h))[0]
-    block = check_positive_int(block_size, "block_size")
+    return _convolve_partitioned(x, h, check_positive_int(block_size, "block_size"))
+
+
+def _convolve_partitioned(x: np.ndarray, h: np.ndarray, block: int) -> np.ndarray:
+    """:func:`convolve_partitioned` on checked float64 inputs and block size."""
     partition = min(block, len(h))
     n_partitions = -(-len(h) // partition)
     n_fft = scipy.fft.next_fast_len(block + partition - 1, real=True)
@@ -242,12 +250,11 @@ def convolve(x: ArrayLike, h: ArrayLike, mode: str = "full", method: str = "auto
     if len(h) > len(x):  # convolution commutes; the longer input is the "signal"
         x, h = h, x
     if method == "auto":
-        costs = estimate_costs(len(x), len(h))
-        method = min(costs, key=costs.__getitem__)
+        method = _cheapest_method(len(x), len(h))
     if method == "direct":
         full = np.convolve(x, h)
     elif method == "fft":
         full = _convolve_fft(x, h)
     else:
-        full = convolve_partitioned(x, h)
+        full = _convolve_partitioned(x, h, _best_block(len(x), len(h))[0])
     return _crop(full, mode, n_x, n_h)
