@@ -63,9 +63,9 @@ def convolve_pt(x: Any, h: Any, mode: str = "full") -> Any:
 
     Parameters
     ----------
-    x : torch.Tensor or array_like, shape (T,) or (1, 1, T)
+    x : torch.Tensor, shape (T,) or (1, 1, T); or array_like, shape (T,)
         Signal.
-    h : torch.Tensor or array_like, shape (K,) or (1, 1, K)
+    h : torch.Tensor, shape (K,) or (1, 1, K); or array_like, shape (K,)
         Kernel.
     mode : {"full", "valid"}
         ``"full"``: ``T + K - 1`` samples (input padded by ``K - 1`` zeros on
@@ -133,9 +133,9 @@ def stft_domain_convolution(x: Any, h: Any, win_size: int = 512, method: str = "
 
     Parameters
     ----------
-    x : torch.Tensor or array_like, shape (T,) or (1, 1, T)
+    x : torch.Tensor, shape (T,) or (1, 1, T); or array_like, shape (T,)
         Signal.
-    h : torch.Tensor or array_like, shape (K,) or (1, 1, K)
+    h : torch.Tensor, shape (K,) or (1, 1, K); or array_like, shape (K,)
         Kernel.
     win_size : int
         Block (window) length ``W`` in samples; blocks are padded to ``2W``.
