@@ -74,11 +74,8 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 def _true_echo_path(example: Any) -> np.ndarray | None:
-    """The simulated impulse response, when the example carries one (``rir`` attribute or meta key)."""
+    """The simulated impulse response, when the example carries one (its ``rir``)."""
     rir = getattr(example, "rir", None)
-    meta = getattr(example, "meta", None)
-    if rir is None and isinstance(meta, Mapping):
-        rir = meta.get("rir")
     return None if rir is None else np.asarray(rir, dtype=float)
 
 
@@ -214,7 +211,7 @@ def run_seed_experiment(
         ``name -> example`` with attributes ``mic``, ``ref`` (1-D arrays),
         ``sample_rate`` (Hz, shared by all examples), ``near_end`` and ``echo``
         (arrays or ``None``), e.g. :func:`echoless.data.default_dataset`. An
-        ``rir`` attribute (or ``meta["rir"]``) is drawn as the true echo path.
+        ``rir`` attribute is drawn as the true echo path.
     out_dir : path-like
         Results folder (created if needed).
     methods : iterable of str

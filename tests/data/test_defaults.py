@@ -13,7 +13,8 @@ def test_default_dataset_mirrors_the_seed():
         assert example.sample_rate == 16000 and len(example.mic) == 20 * 16000 == len(example.ref)
         assert 0.1 < np.max(np.abs(example.mic)) <= 0.5 + 1e-12
     np.testing.assert_allclose(synth.mic, synth.echo + synth.near_end, atol=1e-15)
-    assert real.near_end is None and real.echo is None
+    assert real.near_end is None and real.echo is None and real.rir is None
+    assert synth.rir is not None  # drawn beside the estimated paths in the demo
     # the real one is another room and voice, with a clipping loudspeaker and noise
     scene = real.meta["scene"]
     assert scene["far_end_recording"] != synth.meta["far_end_recording"]

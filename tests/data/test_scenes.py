@@ -141,6 +141,7 @@ def test_to_example_near_end_includes_noise(scene):
     assert isinstance(example, EchoExample) and example.name == "demo"
     np.testing.assert_array_equal(example.near_end, scene.near + scene.noise)
     np.testing.assert_array_equal(example.echo, scene.echo)
+    np.testing.assert_array_equal(example.rir, scene.rir)  # the true path travels with the example
     assert example.meta["timeline"] == scene.meta["timeline"]
 
 

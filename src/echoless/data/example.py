@@ -37,6 +37,9 @@ class EchoExample:
     echo : numpy.ndarray, shape (T,), optional
         True echo. When only one of ``near_end`` and ``echo`` is given, the
         other is derived as ``mic`` minus it.
+    rir : numpy.ndarray, shape (K,), optional
+        True echo path (impulse response from the reference to the echo, before
+        any path change). Synthetic data only; drawn beside estimated paths.
     name : str
         Short label, e.g. ``"synth"``.
     meta : dict
@@ -48,6 +51,7 @@ class EchoExample:
     sample_rate: int
     near_end: np.ndarray | None = None
     echo: np.ndarray | None = None
+    rir: np.ndarray | None = None
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -56,6 +60,8 @@ class EchoExample:
         self.ref = as_signal(self.ref, "ref")
         check_same_length(self.mic, self.ref, "mic", "ref")
         self.sample_rate = check_positive_int(self.sample_rate, "sample_rate")
+        if self.rir is not None:
+            self.rir = as_signal(self.rir, "rir")
         for name in ("near_end", "echo"):
             value = getattr(self, name)
             if value is not None:

@@ -113,6 +113,7 @@ class Scene:
             sample_rate=self.sample_rate,
             near_end=self.near + self.noise,
             echo=self.echo,
+            rir=self.rir,
             name=name,
             meta=dict(self.meta),
         )
