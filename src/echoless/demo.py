@@ -16,12 +16,8 @@ import os
 import pathlib
 from collections.abc import Sequence
 
-import numpy as np
-
 from echoless._validation import check_positive_int
-from echoless.evaluation import STREAMING_METHODS, Cancellation, cancel_echo
-from echoless.io import write_audio
-from echoless.metrics import oracle_metrics
+from echoless.evaluation import STREAMING_METHODS, cancel_echo
 
 # Adam steps per gradient-descent fit. Measured: the whole demo (2 x 20 s of
 # audio, 5 offline methods + PBFDAF, report) took 2 min 5 s on a shared 2-core
@@ -29,17 +25,6 @@ from echoless.metrics import oracle_metrics
 DEMO_STEPS = 300
 # echo-path length of every method, in seconds (the seed's 4000 taps at 16 kHz)
 KERNEL_SECONDS = 0.25
-
-
-def _save_run(folder: pathlib.Path, mic: np.ndarray, ref: np.ndarray, result: Cancellation,
-              sample_rate: int, metrics: dict) -> None:
-    """One streaming run in the results layout: the four WAVs and ``metrics.json``."""
-    from echoless.experiment import write_json
-
-    signals = {"near_end_est": result.near_end_estimate, "echo_est": result.echo_estimate, "mic": mic, "ref": ref}
-    for name, signal in signals.items():
-        write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")  # as the offline runs: no clipping
-    write_json(folder / "metrics.json", {**metrics, "seconds": result.seconds})
 
 
 def run_demo(
@@ -74,7 +59,7 @@ def run_demo(
         The content of ``summary.json`` (``rows`` of method, data, seconds, metrics).
     """
     from echoless.data import default_dataset, load_seed_dataset
-    from echoless.experiment import run_seed_experiment, write_json
+    from echoless.experiment import run_seed_experiment, save_run, write_json
     from echoless.report import build_report
 
     n_steps = check_positive_int(n_steps, "n_steps")
@@ -91,8 +76,10 @@ def run_demo(
             write_json(out / f"timeline_{data}.json", timeline)
         for method in streaming:
             result = cancel_echo(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
-            metrics = oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end)
-            _save_run(out / f"{method}_{data}", example.mic, example.ref, result, example.sample_rate, metrics)
+            metrics = save_run(
+                out / f"{method}_{data}", example.mic, example.ref, result.near_end_estimate,
+                example.sample_rate, result.seconds, example.echo, example.near_end,
+            )
             summary["rows"].append({"method": method, "data": data, "seconds": result.seconds, "metrics": metrics})
     write_json(out / "summary.json", summary)
     return build_report(out), summary

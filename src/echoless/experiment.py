@@ -66,6 +66,44 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(_json_ready(payload), indent=1, allow_nan=False))
 
 
+def save_run(
+    folder: Path,
+    mic: np.ndarray,
+    ref: np.ndarray,
+    near_end_estimate: np.ndarray,
+    sample_rate: int,
+    seconds: float,
+    echo: np.ndarray | None = None,
+    near_end: np.ndarray | None = None,
+) -> dict:
+    """Write one run of the results layout: the four WAVs and ``metrics.json``.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        ``<method>_<data>`` folder (created if needed).
+    mic, ref, near_end_estimate : numpy.ndarray, shape (T,)
+    sample_rate : int
+    seconds : float
+        Wall time of the run.
+    echo, near_end : numpy.ndarray, shape (T,), optional
+        The truth, for the oracle metrics.
+
+    Returns
+    -------
+    dict
+        The metrics written: :func:`~echoless.metrics.oracle_metrics` and ``seconds``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    signals = {"near_end_est": near_end_estimate, "echo_est": mic - near_end_estimate, "mic": mic, "ref": ref}
+    for name, signal in signals.items():
+        # 32-bit float WAV: estimates may exceed [-1, 1] and must not be clipped
+        write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")
+    metrics = {**oracle_metrics(mic, near_end_estimate, echo, near_end), "seconds": seconds}
+    write_json(folder / "metrics.json", metrics)
+    return metrics
+
+
 def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -268,15 +306,10 @@ def run_seed_experiment(
             seconds = time.perf_counter() - start
             all_logs[method] = logs
             near_end_estimate = mic - echo_estimate
-            metrics = {**oracle_metrics(mic, near_end_estimate, echo, near_end), "seconds": seconds}
             folder = out / f"{method}_{data}"
-            folder.mkdir(exist_ok=True)
-            for name, signal in (("near_end_est", near_end_estimate), ("echo_est", echo_estimate), ("mic", mic), ("ref", ref)):
-                # 32-bit float WAV: estimates may exceed [-1, 1] and must not be clipped
-                write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")
+            metrics = save_run(folder, mic, ref, near_end_estimate, sample_rate, seconds, echo, near_end)
             write_json(folder / "logs.json", logs)
             _write_csv(folder / "logs.csv", logs)
-            write_json(folder / "metrics.json", metrics)
             title = f"{method} on {data}"
             if method in _GRADIENT_METHODS:
                 twin = {"waveform_lms": "waveform_ls", "spectral_lms_spectral": "spectral_ls"}.get(method)

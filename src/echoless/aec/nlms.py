@@ -103,7 +103,7 @@ class NLMS(StreamingCanceller):
         rfft_into(self._partitions, self._tap_spectra)
         echo_estimate = irfft_into(self._spectra.filter_spectrum(self._tap_spectra), self._echo_window)[size:]
         if self.adapt and self.step_size > 0:
-            error = np.subtract(mic, echo_estimate, out=self._error_window[size:])
+            np.subtract(mic, echo_estimate, out=self._error_window[size:])  # the error, where its FFT reads it
             rfft_into(self._error_window, self._error_spectrum)
             # S^T e: first N lags of each partition's circular correlation with the error
             correlation = np.multiply(np.conj(spectra, out=self._correlation), self._error_spectrum, out=self._correlation)
