@@ -38,6 +38,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike
 
 from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
+from echoless.conv.correlation import CroppedConvolutionGram
 
 
 def _pair(reference: ArrayLike, estimate: ArrayLike, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -127,15 +128,13 @@ def sdr(reference: ArrayLike, estimate: ArrayLike, filter_length: int = 512) -> 
     """
     reference, estimate = _pair(reference, estimate, ("reference", "estimate"))
     taps = min(check_positive_int(filter_length, "filter_length"), len(reference))
-    n_fft = 1 << int(np.ceil(np.log2(2 * len(reference))))
-    spectrum = np.fft.rfft(reference, n_fft)
-    autocorrelation = np.fft.irfft(np.abs(spectrum) ** 2, n_fft)[:taps]
+    gram = CroppedConvolutionGram(reference, taps)
+    autocorrelation = gram.autocorrelation()
     if autocorrelation[0] == 0.0:
         raise ValueError("reference is silent: SDR is undefined")
-    crosscorrelation = np.fft.irfft(np.conj(spectrum) * np.fft.rfft(estimate, n_fft), n_fft)[:taps]
     autocorrelation[0] *= 1.0 + 1e-12  # keeps the solve defined for a reference with few non-zero samples
-    gains = scipy.linalg.solve_toeplitz(autocorrelation, crosscorrelation)
-    target = np.fft.irfft(spectrum * np.fft.rfft(gains, n_fft), n_fft)[: len(reference)]
+    gains = scipy.linalg.solve_toeplitz(autocorrelation, gram.correlate(estimate))
+    target = gram.filter(gains)
     return _ratio_db(float(np.sum(target**2)), float(np.sum((estimate - target) ** 2)))
 
 

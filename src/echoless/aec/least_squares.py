@@ -45,7 +45,6 @@ solution can be applied, plotted and compared exactly the same way.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 import scipy.linalg
 import torch
 from numpy.typing import ArrayLike
@@ -53,33 +52,11 @@ from numpy.typing import ArrayLike
 from echoless._validation import check_positive_float, check_positive_int
 from echoless.aec._fitting import check_offline_inputs
 from echoless.aec.tf_lms import EndToEndSpectralConvolution, check_signal_fits_stft
-from echoless.aec.waveform_lms import Convolution, fft_size
+from echoless.aec.waveform_lms import Convolution
+from echoless.conv.correlation import CroppedConvolutionGram
 
 _CG_TOLERANCE = 1e-13  # relative residual of the normal equations at which CG stops
 _CG_MAX_ITERATIONS = 200
-
-
-class _CroppedConvolutionGram:
-    """Products with :math:`X^\\top X` and :math:`X^\\top v` through FFTs of the reference."""
-
-    def __init__(self, ref: np.ndarray, kernel_size: int):
-        self.length, self.kernel_size = len(ref), kernel_size
-        self.n_fft = fft_size(len(ref), kernel_size)  # no wrap-around for lags 0..K-1
-        self.ref_spectrum = scipy.fft.rfft(ref, self.n_fft)
-
-    def correlate(self, v: np.ndarray) -> np.ndarray:
-        """:math:`X^\\top v`: correlation of ``v`` (T,) with the reference at lags 0..K-1."""
-        product = scipy.fft.rfft(v, self.n_fft) * np.conj(self.ref_spectrum)
-        return scipy.fft.irfft(product, self.n_fft)[: self.kernel_size]
-
-    def autocorrelation(self) -> np.ndarray:
-        """:math:`a_d` for lags 0..K-1 (first column of the Toeplitz matrix :math:`A`)."""
-        return scipy.fft.irfft(np.abs(self.ref_spectrum) ** 2, self.n_fft)[: self.kernel_size]
-
-    def gram_times(self, h: np.ndarray) -> np.ndarray:
-        """:math:`X^\\top X h`: the cropped convolution, then the correlation."""
-        echo = scipy.fft.irfft(self.ref_spectrum * scipy.fft.rfft(h, self.n_fft), self.n_fft)[: self.length]
-        return self.correlate(echo)
 
 
 def _check_ridge(ridge: float) -> float:
@@ -120,7 +97,7 @@ def fit_waveform_ls(
     if kernel_size > len(mic):
         raise ValueError(f"kernel_size ({kernel_size}) must be <= the signal length ({len(mic)})")
     ridge = _check_ridge(ridge)
-    gram = _CroppedConvolutionGram(ref, kernel_size)
+    gram = CroppedConvolutionGram(ref, kernel_size)
     autocorrelation = gram.autocorrelation()
     loading = ridge * autocorrelation[0]
     if autocorrelation[0] == 0.0:

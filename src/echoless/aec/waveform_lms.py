@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.fft
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
@@ -40,16 +39,9 @@ from numpy.typing import ArrayLike
 from echoless._validation import as_signal, check_choice, check_positive_float, check_positive_int
 from echoless.aec._fitting import WaveformLogger, check_gd_options, check_offline_inputs, run_adam
 from echoless.conv import convolve
+from echoless.conv.correlation import fft_size
 
 METHODS = ("fft", "direct")
-
-
-def fft_size(length: int, kernel_size: int) -> int:
-    """Smallest even 5-smooth FFT size holding a linear convolution without wrap-around."""
-    size = scipy.fft.next_fast_len(length + kernel_size - 1, real=True)
-    while size % 2:  # an even size keeps irfft's output length unambiguous
-        size = scipy.fft.next_fast_len(size + 1, real=True)
-    return size
 
 
 class Convolution(torch.nn.Module):
