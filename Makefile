@@ -5,13 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.echoless-installed
 TORCH := torch==2.13.0
+# This project's machines resolve the pinned torch to a local CPU-only wheel. Elsewhere
+# PyPI serves the CUDA build (several GB): there, pass the CPU index, e.g.
+#   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
 
 .PHONY: demo test browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q $(TORCH_PIP_ARGS) $(TORCH)
 	$(PY) -m pip install -q -e ".[torch,dev]"
 	touch $(STAMP)
 
