@@ -234,14 +234,12 @@ def oracle_metrics(
     echo_estimate = mic - estimate
     result = {"erle_db": erle(mic, estimate), "mse": mse(mic, echo_estimate)}
     if echo is not None:
-        echo = as_signal(echo, "echo")
-        check_same_length(mic, echo, "mic", "echo")
+        mic, echo = _pair(mic, echo, ("mic", "echo"))
         result["erle_oracle_db"] = erle(echo, echo - echo_estimate)
         result["snr_echo_db"] = snr(echo, echo_estimate)
         result["mse_oracle"] = mse(echo, echo_estimate)
     if near_end is not None:
-        near_end = as_signal(near_end, "near_end")
-        check_same_length(mic, near_end, "mic", "near_end")
+        mic, near_end = _pair(mic, near_end, ("mic", "near_end"))
         result["snr_near_db"] = snr(near_end, estimate)
         result["si_snr_near_db"] = si_snr(near_end, estimate)
     return result
