@@ -23,12 +23,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import irfft_into, rfft_into
+from echoless._jit import kernel
 from echoless._validation import check_choice
 from echoless.aec.base import StreamingCanceller
-from echoless.conv.partitioned import FrequencyDomainDelayLine, partition_kernel
+from echoless.conv.partitioned import FrequencyDomainDelayLine, partition_kernel, sum_products
 
 CONSTRAINTS = ("alternating", "full")
+
+
+@kernel
+def predict_echo(spectra, weights, filtered, mic, echo_estimate, error, error_spectrum, adapt):  # pragma: no cover
+    """Overlap-save echo estimate of one frame and, when adapting, the error and its spectrum.
+
+    Writes ``echo_estimate`` (B,) = last ``B`` samples of
+    ``IFFT(sum_p W_p X_p)``, using ``filtered`` (B + 1,) as scratch, and, if
+    ``adapt``, ``error`` (B,) = ``mic - echo_estimate`` and ``error_spectrum``
+    (B + 1,) = ``FFT_2B([0_B, error])``.
+    """
+    size = mic.shape[0]
+    echo_estimate[:] = np.fft.irfft(sum_products(spectra, weights, filtered), 2 * size)[size:]
+    if adapt:
+        error_window = np.zeros(2 * size)
+        error_window[size:] = mic - echo_estimate
+        error[:] = error_window[size:]
+        error_spectrum[:] = np.fft.rfft(error_window)
+
+
+@kernel
+def constrain_rows(weights, rows):  # pragma: no cover - compiled
+    """Keep the first ``B`` taps of each listed partition of ``weights`` (P, B + 1), in place."""
+    size = weights.shape[1] - 1
+    for row in rows:
+        taps = np.fft.irfft(weights[row], 2 * size)
+        taps[size:] = 0.0
+        weights[row] = np.fft.rfft(taps)
 
 
 class PartitionedCanceller(StreamingCanceller):
@@ -54,14 +82,12 @@ class PartitionedCanceller(StreamingCanceller):
         self.filter_length = n_partitions * size
         self._spectra = FrequencyDomainDelayLine(size, n_partitions, keep_powers=True)
         self._weights = np.zeros((n_partitions, size + 1), dtype=np.complex128)
-        # summing P rows as ones @ rows is a BLAS gemv: faster than einsum or .sum(axis=0)
-        self._ones = np.ones(n_partitions)
-        self._error_window = np.zeros(2 * size)
-        self._echo_window = np.empty(2 * size)
-        self._constraint_windows = np.empty((n_partitions, 2 * size))
+        self._filtered = np.empty(size + 1, dtype=np.complex128)
+        self._echo_estimate = np.empty(size)
+        self._error = np.empty(size)
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
-        self._error = self._error_window[size:]  # a view: the error is written where its FFT reads it
-        self._rotation = 0
+        self._all_rows = np.arange(n_partitions)
+        self._rows = np.array([0, 0]) if n_partitions > 1 else np.array([0])  # first, rotating
         self._init_update()
 
     def _init_update(self) -> None:  # pragma: no cover - abstract
@@ -71,32 +97,23 @@ class PartitionedCanceller(StreamingCanceller):
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        size = self.frame_size
         self._spectra.push(ref)
         spectra = self._spectra.spectra
-        echo_estimate = irfft_into(self._spectra.filter_spectrum(self._weights), self._echo_window)[size:]
+        echo_estimate, error = self._echo_estimate, self._error
+        predict_echo(spectra, self._weights, self._filtered, mic, echo_estimate, error, self._error_spectrum, self.adapt)
         if self.adapt:
-            np.subtract(mic, echo_estimate, out=self._error)
-            rfft_into(self._error_window, self._error_spectrum)
             self._update(spectra, self._error_spectrum, ref)
             self._constrain()
         return echo_estimate
 
     def _constrain(self) -> None:
         """Project the weights back onto ``B``-tap partitions (see module notes)."""
-        n_partitions = len(self._weights)
+        rows = self._rows
         if self.constraint == "full":
-            rows = slice(None)
-        elif n_partitions == 1:
-            rows = slice(0, 1)
-        else:
-            self._rotation = self._rotation % (n_partitions - 1) + 1
-            rows = slice(0, self._rotation + 1, self._rotation)  # rows 0 and rotation
-        # the rows are a view of the weights, so one batched FFT pair transforms them in place
-        weights = self._weights[rows]
-        windows = irfft_into(weights, self._constraint_windows[: len(weights)])
-        windows[:, self.frame_size :] = 0.0
-        rfft_into(windows, weights)
+            rows = self._all_rows
+        elif len(rows) > 1:  # partition 0 and the next partition in rotation
+            rows[1] = rows[1] % (len(self._weights) - 1) + 1
+        constrain_rows(self._weights, rows)
 
     def _filter_taps(self) -> np.ndarray:
         return self._taps_of(self._weights)

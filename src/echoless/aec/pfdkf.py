@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import power_into
+from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
 
@@ -104,42 +104,59 @@ class PFDKF(PartitionedCanceller):
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
-        self._denominator = np.empty(shape[1])
-        self._error_power = np.empty(shape[1])
-        self._bin_scratch = np.empty(shape[1])
         self._scaled_error = np.empty(shape[1], dtype=np.complex128)
-        self._weighted_powers = np.empty(shape)
-        self._scratch = np.empty(shape)
-        self._gradient = np.empty(shape, dtype=np.complex128)
 
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt else None
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
-        a2 = self.transition**2
-        error_power = power_into(error_spectrum, self._error_power, self._bin_scratch)
-        self._noise *= self.noise_smoothing
-        self._noise += np.multiply(error_power, 1.0 - self.noise_smoothing, out=self._bin_scratch)
-        powers = self._spectra.powers
-        uncertainty = self._uncertainty
-        # Phi_p |X_p|^2 is kept: summed it gives D, divided by D it is mu_p |X_p|^2 below
-        products = np.multiply(uncertainty, powers, out=self._weighted_powers)
-        denominator = np.matmul(self._ones, products, out=self._denominator)
-        np.multiply(denominator, 0.5, out=self._residual)  # expected residual-echo power in E
-        denominator += 2.0 * self._noise + self._noise_floor
-        inverse = np.divide(1.0, denominator, out=denominator)
-        # W_p += mu_p X_p^* E with mu_p = Phi_p / D, as (X_p^* (E / D)) Phi_p: the division and
-        # the product with E are done once per bin, not once per partition and bin
-        scaled_error = np.multiply(error_spectrum, inverse, out=self._scaled_error)
-        gradient = np.multiply(np.conj(spectra, out=self._gradient), scaled_error, out=self._gradient)
-        gradient *= uncertainty
-        self._weights += gradient
-        # Phi <- A^2 (1 - mu |X|^2 / 2) Phi + (1 - A^2) |W|^2
-        shrink = np.multiply(products, (-0.5 * a2) * inverse, out=products)
-        shrink += a2
-        uncertainty *= shrink
-        weights = self._weights
-        if a2 < 1.0:
-            drift = power_into(weights, self._scratch, self._weighted_powers)
-            drift *= 1.0 - a2
-            uncertainty += drift
+        kalman_update(
+            spectra,
+            self._spectra.powers,
+            error_spectrum,
+            self._weights,
+            self._uncertainty,
+            self._noise,
+            self._residual,
+            self._scaled_error,
+            self.transition**2,
+            self.noise_smoothing,
+            self._noise_floor,
+        )
+
+
+@kernel
+def kalman_update(
+    spectra, powers, error_spectrum, weights, uncertainty, noise, residual, scaled_error, a2, smoothing, noise_floor
+):  # pragma: no cover - compiled
+    """One Kalman step (see the module notes), in place, in two passes over the partitions.
+
+    Reads ``spectra`` :math:`X_p` and ``powers`` :math:`|X_p|^2` (P, K) and
+    ``error_spectrum`` :math:`E` (K,); updates ``weights`` :math:`W_p`,
+    ``uncertainty`` :math:`\\Phi_p` (P, K) and ``noise`` :math:`\\Psi_s`
+    (K,); writes ``residual`` (K,), the expected residual-echo power in
+    :math:`E`, :math:`\\tfrac12 \\sum_p \\Phi_p |X_p|^2`. ``scaled_error``
+    (K,) is scratch. ``a2`` is :math:`A^2`.
+    """
+    n_partitions, n_bins = weights.shape
+    residual[:] = 0.0
+    for p in range(n_partitions):
+        for k in range(n_bins):
+            residual[k] += uncertainty[p, k] * powers[p, k]
+    inverse = np.empty(n_bins)
+    for k in range(n_bins):
+        error_power = error_spectrum[k].real ** 2 + error_spectrum[k].imag ** 2
+        noise[k] = smoothing * noise[k] + (1.0 - smoothing) * error_power
+        # D = sum_p Phi_p |X_p|^2 + (M / R) Psi_s, floored
+        inverse[k] = 1.0 / (residual[k] + 2.0 * noise[k] + noise_floor)
+        residual[k] *= 0.5
+        scaled_error[k] = error_spectrum[k] * inverse[k]
+    for p in range(n_partitions):
+        for k in range(n_bins):
+            phi = uncertainty[p, k]
+            # W_p += mu_p X_p^* E with mu_p = Phi_p / D
+            weight = weights[p, k] + np.conj(spectra[p, k]) * scaled_error[k] * phi
+            weights[p, k] = weight
+            # Phi <- A^2 (1 - mu |X|^2 / 2) Phi + (1 - A^2) |W|^2
+            phi *= a2 - 0.5 * a2 * phi * powers[p, k] * inverse[k]
+            uncertainty[p, k] = phi + (1.0 - a2) * (weight.real**2 + weight.imag**2)

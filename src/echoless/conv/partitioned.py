@@ -24,8 +24,41 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._fft import irfft_into, power_into, rfft_into
+from echoless._fft import irfft_into
+from echoless._jit import kernel
 from echoless._validation import as_signal, check_frame, check_positive_int
+
+
+@kernel
+def push_window(window, block, buffer, powers, head):  # pragma: no cover - compiled
+    """Slide ``block`` (B,) into ``window`` (2B,) and store its rFFT at rows ``head`` and ``head + P``.
+
+    ``buffer`` (2P, B + 1) complex holds every spectrum twice (see
+    :class:`FrequencyDomainDelayLine`); ``powers`` (2P, B + 1), or (0, B + 1)
+    when the powers are not kept, receives ``|spectrum|^2`` the same way.
+    """
+    size = block.shape[0]
+    n_partitions = buffer.shape[0] // 2
+    window[:size] = window[size:]
+    window[size:] = block
+    spectrum = np.fft.rfft(window)
+    buffer[head] = spectrum
+    buffer[head + n_partitions] = spectrum
+    if powers.shape[0] > 0:
+        for k in range(spectrum.shape[0]):
+            power = spectrum[k].real ** 2 + spectrum[k].imag ** 2
+            powers[head, k] = power
+            powers[head + n_partitions, k] = power
+
+
+@kernel
+def sum_products(spectra, partition_spectra, out):  # pragma: no cover - compiled
+    """``out[k] = sum_p partition_spectra[p, k] * spectra[p, k]``, both (P, B + 1); returns ``out``."""
+    out[:] = 0.0
+    for p in range(spectra.shape[0]):
+        for k in range(spectra.shape[1]):
+            out[k] += partition_spectra[p, k] * spectra[p, k]
+    return out
 
 
 class FrequencyDomainDelayLine:
@@ -53,19 +86,15 @@ class FrequencyDomainDelayLine:
         self.n_partitions = check_positive_int(n_partitions, "n_partitions")
         self._window = np.zeros(2 * self.block_size)
         self._buffer = np.zeros((2 * self.n_partitions, self.block_size + 1), dtype=np.complex128)
-        self._powers = np.zeros(self._buffer.shape) if keep_powers else None
+        self._powers = np.zeros(self._buffer.shape if keep_powers else (0, self.block_size + 1))
         self._head = 0
-        self._products = np.empty((self.n_partitions, self.block_size + 1), dtype=np.complex128)
-        # summing the P products as ones @ products is a BLAS gemv: faster than .sum(axis=0) or einsum
-        self._ones = np.ones(self.n_partitions, dtype=np.complex128)
         self._filtered = np.empty(self.block_size + 1, dtype=np.complex128)
 
     def reset(self) -> None:
         """Forget all past input."""
         self._window[:] = 0.0
         self._buffer[:] = 0.0
-        if self._powers is not None:
-            self._powers[:] = 0.0
+        self._powers[:] = 0.0
         self._head = 0
 
     def push(self, block: np.ndarray) -> np.ndarray:
@@ -80,16 +109,9 @@ class FrequencyDomainDelayLine:
         numpy.ndarray, shape (B + 1,), complex
             ``rfft([previous block, block])``.
         """
-        window, size = self._window, self.block_size
-        window[:size] = window[size:]
-        window[size:] = block
         head = self._head = (self._head - 1) % self.n_partitions
-        spectrum = rfft_into(window, self._buffer[head])
-        self._buffer[head + self.n_partitions] = spectrum
-        if self._powers is not None:
-            power = power_into(spectrum, self._powers[head], self._powers[head + self.n_partitions])
-            self._powers[head + self.n_partitions] = power
-        return spectrum
+        push_window(self._window, block, self._buffer, self._powers, head)
+        return self._buffer[head]
 
     def filter_spectrum(self, partition_spectra: np.ndarray) -> np.ndarray:
         """Spectrum of the current output window of a partitioned filter: ``sum_p H_p X_p``.
@@ -106,8 +128,7 @@ class FrequencyDomainDelayLine:
             The last ``B`` samples of its inverse FFT (size ``2B``) are the
             output block (overlap-save). The array is reused by the next call.
         """
-        products = np.multiply(self.spectra, partition_spectra, out=self._products)
-        return np.matmul(self._ones, products, out=self._filtered)
+        return sum_products(self.spectra, partition_spectra, self._filtered)
 
     @property
     def spectra(self) -> np.ndarray:
@@ -120,7 +141,7 @@ class FrequencyDomainDelayLine:
 
         Only with ``keep_powers=True``.
         """
-        if self._powers is None:
+        if len(self._powers) == 0:
             raise AttributeError("this delay line was built with keep_powers=False")
         return self._powers[self._head : self._head + self.n_partitions]
 

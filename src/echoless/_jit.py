@@ -1,0 +1,28 @@
+"""Compiled per-frame kernels: the one numba configuration every echoless kernel uses.
+
+Streaming cancellers process 10 ms frames. In numpy each frame costs dozens
+of calls of about a microsecond of overhead each, plus one pass over the
+partition arrays per operation; a compiled kernel fuses those passes and
+calls the FFT without numpy's per-call overhead (``rocket-fft`` makes
+``numpy.fft`` available inside numba-compiled code).
+
+Options, and why:
+
+* ``cache=True``: the machine code is written next to the module (or to
+  ``NUMBA_CACHE_DIR``), so only the first import on a machine pays the
+  compile time (a few seconds per kernel);
+* ``error_model="numpy"``: a division by zero gives ``inf``/``nan`` as in
+  numpy, never a Python exception from inside a frame; callers check the
+  outputs (:meth:`echoless.aec.base.StreamingCanceller.process` never
+  returns a non-finite sample);
+* no ``fastmath``: IEEE semantics, so NaN and Inf propagate into the checks
+  that look for them.
+"""
+
+from __future__ import annotations
+
+import numba
+import rocket_fft  # noqa: F401 - registers numpy.fft for numba-compiled code
+
+#: Decorator compiling a per-frame kernel (see the module notes).
+kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
