@@ -13,8 +13,8 @@ cross-spectrum of mic ``y`` and reference ``s`` before going back to lags:
 so every frequency votes with its phase only and the peak is a sharp spike at
 the delay :math:`D` (``mic[t] ~ ref[t - D]``) even for coloured speech and a
 reverberant path. The cross-spectrum is summed over sliding windows (half
-overlapping, each zero-padded to twice its length so that lags do not wrap),
-which averages out the near-end talker and noise.
+overlapping, each zero-padded by the largest lag searched so that lags do
+not wrap), which averages out the near-end talker and noise.
 
 :class:`DelayTracker` runs the same estimate in a stream, on the last two
 seconds, once a second (every 4 s once locked), and moves the reference delay only when two successive
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.fft import next_fast_len
 
 from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
 
@@ -54,28 +55,32 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tup
         either signal is silent).
     """
     window = min(window, len(mic))
-    n_fft = 1 << int(np.ceil(np.log2(2 * window)))
+    max_lag = min(max_lag, window - 1)
+    # window + max_lag points hold every lag up to max_lag without circular wrap
+    n_fft = next_fast_len(window + max_lag, real=True)
     hop = max(1, window // 2)
     starts = range(0, max(1, len(mic) - window + 1), hop)
     cross = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
     for start in starts:
         mic_spectrum = np.fft.rfft(mic[start : start + window], n_fft)
-        ref_spectrum = np.fft.rfft(ref[start : start + window], n_fft)
-        cross += mic_spectrum * np.conj(ref_spectrum)
+        mic_spectrum *= np.conj(np.fft.rfft(ref[start : start + window], n_fft))
+        cross += mic_spectrum
     magnitude = np.abs(cross)
-    if magnitude.max() == 0.0:
+    peak = magnitude.max()
+    if peak == 0.0:
         return 0, 0.0
     # bins with (almost) no common energy carry only noise phase: leave them out
-    weights = np.where(magnitude > 1e-6 * magnitude.max(), 1.0 / np.maximum(magnitude, 1e-300), 0.0)
-    correlation = np.fft.irfft(cross * weights, n_fft)
-    max_lag = min(max_lag, n_fft // 2 - 1)
-    lags = np.arange(-max_lag, max_lag + 1)
-    values = correlation[lags % n_fft]
+    magnitude[magnitude <= 1e-6 * peak] = np.inf
+    cross /= magnitude
+    correlation = np.fft.irfft(cross, n_fft)
+    # lags -max_lag .. max_lag, in order: the negative ones wrapped to the end
+    values = np.concatenate([correlation[n_fft - max_lag :], correlation[: max_lag + 1]])
     best = int(np.argmax(values))
-    others = np.delete(values, best)
-    background = float(np.sqrt(np.mean(others**2))) if len(others) else 0.0
+    others = len(values) - 1
+    energy = float(np.dot(values, values)) - float(values[best]) ** 2
+    background = np.sqrt(max(energy, 0.0) / others) if others else 0.0
     confidence = float(values[best] / background) if background > 0 else float("inf")
-    return int(lags[best]), confidence
+    return best - max_lag, confidence
 
 
 def estimate_delay(

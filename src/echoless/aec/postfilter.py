@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import irfft_into, power_into, rfft_into
+from echoless._jit import kernel
 from echoless._validation import check_frame, check_positive_float, check_positive_int
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
@@ -95,15 +95,7 @@ class ResidualEchoSuppressor:
         size = self.frame_size
         self._window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * size) / (2 * size)))
         self._buffers = np.zeros((2, 2 * size))  # analysis windows of output and echo estimate
-        self._frames = np.empty((2, 2 * size))
-        self._spectra = np.empty((2, size + 1), dtype=np.complex128)
-        self._synthesis = np.empty(2 * size)
-        # scratch for the per-bin arithmetic: every operation writes into one of these
-        self._new_powers = np.empty((2, size + 1))
-        self._scratch = np.empty((2, size + 1))
-        self._new_cross = np.empty(size + 1, dtype=np.complex128)
-        self._conjugate = np.empty(size + 1, dtype=np.complex128)
-        self._coherence = np.empty(size + 1)
+        self._no_residual = np.empty(0)
         self.reset()
 
     def reset(self) -> None:
@@ -145,54 +137,56 @@ class ResidualEchoSuppressor:
         self, output: np.ndarray, echo_estimate: np.ndarray, residual_power: np.ndarray | None
     ) -> np.ndarray:
         """:meth:`process` without the argument checks, for a canceller that made the frames itself."""
-        size = self.frame_size
-        buffers = self._buffers
-        buffers[:, :size] = buffers[:, size:]
-        buffers[0, size:] = output
-        buffers[1, size:] = echo_estimate
-        # both windowed frames in one multiply and one batched FFT
-        spectra = rfft_into(np.multiply(buffers, self._window, out=self._frames), self._spectra)
-        self._smooth(spectra, residual_power)
-        out_spectrum = spectra[0]
-        out_spectrum *= self._gain(residual_power is not None)
-        synthesis = irfft_into(out_spectrum, self._synthesis)
-        synthesis *= self._window
-        result = synthesis[:size] + self._tail
-        self._tail[:] = synthesis[size:]
+        result = np.empty(self.frame_size)
+        suppress_frame(
+            output,
+            echo_estimate,
+            self._no_residual if residual_power is None else residual_power,
+            residual_power is not None,
+            self._window,
+            self._buffers,
+            self._powers,
+            self._cross,
+            self._residual,
+            self._tail,
+            self.strength,
+            self.floor,
+            result,
+        )
         return result
 
-    def _smooth(self, spectra: np.ndarray, residual_power: np.ndarray | None) -> None:
-        """Recursive averages of the auto- and cross-spectra and of the model residual power."""
-        a = SMOOTHING
-        powers = power_into(spectra, self._new_powers, self._scratch)  # output and echo rows at once
-        powers *= 1 - a
-        self._powers *= a
-        self._powers += powers
-        cross = np.multiply(spectra[0], 1 - a, out=self._new_cross)
-        cross *= np.conj(spectra[1], out=self._conjugate)
-        self._cross *= a
-        self._cross += cross
-        if residual_power is not None:
-            self._residual *= a
-            self._residual += np.multiply(residual_power, 1 - a, out=self._scratch[0])
 
-    def _gain(self, with_residual: bool) -> np.ndarray:
-        """Suppression gain per bin from the smoothed statistics (see the module notes)."""
-        output_power, echo_power = self._powers
-        coherence = power_into(self._cross, self._coherence, self._scratch[0])
-        denominator = np.multiply(output_power, echo_power, out=self._scratch[0])
-        denominator += 1e-30
-        coherence /= denominator
+@kernel
+def suppress_frame(
+    output, echo_estimate, residual_power, use_residual, window, buffers, powers, cross, residual, tail, strength,
+    floor, result,
+):  # pragma: no cover - compiled
+    """One frame of the suppressor (see the module notes); ``result`` (B,) receives the output.
+
+    State, updated in place: ``buffers`` (2, 2B) the analysis windows of output
+    and echo estimate; ``powers`` (2, B + 1) and ``cross`` (B + 1,) the smoothed
+    auto- and cross-spectra; ``residual`` (B + 1,) the smoothed model residual
+    power (read only if ``use_residual``); ``tail`` (B,) the overlap-add tail.
+    """
+    size = output.shape[0]
+    a = SMOOTHING
+    buffers[:, :size] = buffers[:, size:]
+    buffers[0, size:] = output
+    buffers[1, size:] = echo_estimate
+    out_spectrum = np.fft.rfft(buffers[0] * window)
+    echo_spectrum = np.fft.rfft(buffers[1] * window)
+    for k in range(size + 1):
+        out_bin, echo_bin = out_spectrum[k], echo_spectrum[k]
+        powers[0, k] = a * powers[0, k] + (1 - a) * (out_bin.real**2 + out_bin.imag**2)
+        powers[1, k] = a * powers[1, k] + (1 - a) * (echo_bin.real**2 + echo_bin.imag**2)
+        cross[k] = a * cross[k] + (1 - a) * out_bin * np.conj(echo_bin)
+        coherence = (cross[k].real ** 2 + cross[k].imag ** 2) / (powers[0, k] * powers[1, k] + 1e-30)
         # c = max(0, (coherence - threshold) / (1 - threshold)): only coherence above chance counts
-        coherence -= COHERENCE_THRESHOLD
-        coherence *= 1.0 / (1.0 - COHERENCE_THRESHOLD)
-        np.maximum(coherence, 0.0, out=coherence)
-        if with_residual:
-            ratio = np.add(output_power, 1e-30, out=self._scratch[0])
-            np.divide(self._residual, ratio, out=ratio)
-            np.maximum(coherence, ratio, out=coherence)
-        # max(floor, 1 - strength * min(c, 1)), in place
-        np.minimum(coherence, 1.0, out=coherence)
-        coherence *= -self.strength
-        coherence += 1.0
-        return np.maximum(coherence, self.floor, out=coherence)
+        share = max(0.0, (coherence - COHERENCE_THRESHOLD) / (1.0 - COHERENCE_THRESHOLD))
+        if use_residual:
+            residual[k] = a * residual[k] + (1 - a) * residual_power[k]
+            share = max(share, residual[k] / (powers[0, k] + 1e-30))
+        out_spectrum[k] = out_bin * max(floor, 1.0 - strength * min(share, 1.0))
+    synthesis = np.fft.irfft(out_spectrum, 2 * size) * window
+    result[:] = synthesis[:size] + tail
+    tail[:] = synthesis[size:]
