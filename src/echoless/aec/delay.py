@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.fft import next_fast_len
+from scipy import fft
 
 from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
 
@@ -57,13 +57,13 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tup
     window = min(window, len(mic))
     max_lag = min(max_lag, window - 1)
     # window + max_lag points hold every lag up to max_lag without circular wrap
-    n_fft = next_fast_len(window + max_lag, real=True)
+    n_fft = fft.next_fast_len(window + max_lag, real=True)
     hop = max(1, window // 2)
     starts = range(0, max(1, len(mic) - window + 1), hop)
     cross = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
     for start in starts:
-        mic_spectrum = np.fft.rfft(mic[start : start + window], n_fft)
-        mic_spectrum *= np.conj(np.fft.rfft(ref[start : start + window], n_fft))
+        mic_spectrum = fft.rfft(mic[start : start + window], n_fft)
+        mic_spectrum *= np.conj(fft.rfft(ref[start : start + window], n_fft))
         cross += mic_spectrum
     magnitude = np.abs(cross)
     peak = magnitude.max()
@@ -72,7 +72,7 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tup
     # bins with (almost) no common energy carry only noise phase: leave them out
     magnitude[magnitude <= 1e-6 * peak] = np.inf
     cross /= magnitude
-    correlation = np.fft.irfft(cross, n_fft)
+    correlation = fft.irfft(cross, n_fft)
     # lags -max_lag .. max_lag, in order: the negative ones wrapped to the end
     values = np.concatenate([correlation[n_fft - max_lag :], correlation[: max_lag + 1]])
     best = int(np.argmax(values))
