@@ -72,3 +72,36 @@ def test_transition_must_be_in_range():
         PFDKF(transition=1.5)
     with pytest.raises(ValueError, match="noise_smoothing must be in"):
         PFDKF(noise_smoothing=1.0)
+
+
+def _kalman_reference(spectra, powers, error_spectrum, weights, uncertainty, noise, a2, smoothing, floor):
+    """One Kalman step written from the module equations with whole-array numpy operations."""
+    noise = smoothing * noise + (1 - smoothing) * np.abs(error_spectrum) ** 2
+    expected = np.sum(uncertainty * powers, axis=0)
+    denominator = expected + 2 * noise + floor
+    gain = uncertainty / denominator
+    weights = weights + gain * np.conj(spectra) * error_spectrum
+    uncertainty = a2 * (1 - 0.5 * gain * powers) * uncertainty + (1 - a2) * np.abs(weights) ** 2
+    return weights, uncertainty, noise, 0.5 * expected
+
+
+def test_compiled_kalman_step_matches_the_numpy_equations():
+    from echoless.aec.pfdkf import kalman_update
+
+    rng = np.random.default_rng(7)
+    shape = (6, 17)
+    spectra = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    powers = np.abs(spectra) ** 2
+    error_spectrum = rng.standard_normal(shape[1]) + 1j * rng.standard_normal(shape[1])
+    weights = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    uncertainty = rng.uniform(0.01, 1.0, shape)
+    noise = rng.uniform(0.0, 2.0, shape[1])
+    args = (0.998, 0.5, 1e-6)
+    expected = _kalman_reference(spectra, powers, error_spectrum, weights, uncertainty, noise, *args)
+    residual = np.empty(shape[1])
+    kalman_update(
+        spectra, powers, error_spectrum, weights, uncertainty, noise, residual,
+        np.empty(shape[1], dtype=complex), *args,
+    )  # fmt: skip
+    for got, want in zip((weights, uncertainty, noise, residual), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

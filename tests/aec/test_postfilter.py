@@ -86,3 +86,48 @@ def test_near_end_single_talk_with_silent_reference_passes_unchanged():
 def test_bad_frames_are_named(args, error, message):
     with pytest.raises(error, match=message):
         ResidualEchoSuppressor(160).process(*args)
+
+
+def _suppressor_reference(output, echo_estimate, residual_power, strength, size):
+    """The suppressor written from the module equations with whole-signal numpy STFTs."""
+    from echoless.aec.postfilter import COHERENCE_THRESHOLD, FLOOR_DB, SMOOTHING
+
+    window = np.sqrt(np.hanning(2 * size + 1)[:-1])  # periodic sqrt-Hann
+    padded = [np.concatenate([np.zeros(size), x]) for x in (output, echo_estimate)]
+    n_frames = len(output) // size
+    frames = [np.stack([x[i * size : i * size + 2 * size] * window for i in range(n_frames)]) for x in padded]
+    out_spectra, echo_spectra = (np.fft.rfft(f, axis=1) for f in frames)
+    powers, cross, residual = np.zeros((2, size + 1)), np.zeros(size + 1, complex), np.zeros(size + 1)
+    floor = 10 ** (strength * FLOOR_DB / 20)
+    result = np.zeros((n_frames + 1) * size)
+    for i, (o, e) in enumerate(zip(out_spectra, echo_spectra)):
+        powers = SMOOTHING * powers + (1 - SMOOTHING) * np.abs([o, e]) ** 2
+        cross = SMOOTHING * cross + (1 - SMOOTHING) * o * np.conj(e)
+        coherence = np.abs(cross) ** 2 / (powers[0] * powers[1] + 1e-30)
+        share = np.maximum(0, (coherence - COHERENCE_THRESHOLD) / (1 - COHERENCE_THRESHOLD))
+        if residual_power is not None:
+            residual = SMOOTHING * residual + (1 - SMOOTHING) * residual_power[i]
+            share = np.maximum(share, residual / (powers[0] + 1e-30))
+        gain = np.maximum(floor, 1 - strength * np.minimum(share, 1))
+        result[i * size : i * size + 2 * size] += np.fft.irfft(o * gain) * window
+    return result[:len(output)]
+
+
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_compiled_frames_match_the_numpy_equations(with_residual):
+    rng = np.random.default_rng(3)
+    size, n_frames = 32, 40
+    echo_estimate = rng.standard_normal(size * n_frames)
+    output = 0.5 * echo_estimate + rng.standard_normal(size * n_frames)
+    residual_power = rng.uniform(0, 50, (n_frames, size + 1)) if with_residual else None
+    suppressor = ResidualEchoSuppressor(size, strength=1.3)
+    got = np.concatenate([
+        suppressor.process(
+            output[i * size : (i + 1) * size],
+            echo_estimate[i * size : (i + 1) * size],
+            None if residual_power is None else residual_power[i],
+        )
+        for i in range(n_frames)
+    ])  # fmt: skip
+    want = _suppressor_reference(output, echo_estimate, residual_power, 1.3, size)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
