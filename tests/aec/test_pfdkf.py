@@ -99,9 +99,6 @@ def test_compiled_kalman_step_matches_the_numpy_equations():
     args = (0.998, 0.5, 1e-6)
     expected = _kalman_reference(spectra, powers, error_spectrum, weights, uncertainty, noise, *args)
     residual = np.empty(shape[1])
-    kalman_update(
-        spectra, powers, error_spectrum, weights, uncertainty, noise, residual,
-        np.empty(shape[1], dtype=complex), *args,
-    )  # fmt: skip
+    kalman_update(spectra, powers, error_spectrum, weights, uncertainty, noise, residual, *args)
     for got, want in zip((weights, uncertainty, noise, residual), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

@@ -60,7 +60,8 @@ def constrain_rows(weights, rows):  # pragma: no cover - compiled
 
 
 class PartitionedCanceller(StreamingCanceller):
-    """Partitioned-block frequency-domain filter; subclasses add ``_update``.
+    """Partitioned-block frequency-domain filter; subclasses add ``_update``
+    (or override ``_step`` with one compiled kernel per frame, as PFDKF does).
 
     ``filter_length`` is rounded up to a whole number of partitions of
     ``frame_size`` taps. ``constraint`` is ``"alternating"`` (partition 0 and
@@ -103,17 +104,17 @@ class PartitionedCanceller(StreamingCanceller):
         predict_echo(spectra, self._weights, self._filtered, mic, echo_estimate, error, self._error_spectrum, self.adapt)
         if self.adapt:
             self._update(spectra, self._error_spectrum, ref)
-            self._constrain()
+            constrain_rows(self._weights, self._constraint_rows())
         return echo_estimate
 
-    def _constrain(self) -> None:
-        """Project the weights back onto ``B``-tap partitions (see module notes)."""
+    def _constraint_rows(self) -> np.ndarray:
+        """Partitions to project back onto ``B`` taps this frame (see module notes)."""
         rows = self._rows
         if self.constraint == "full":
-            rows = self._all_rows
-        elif len(rows) > 1:  # partition 0 and the next partition in rotation
+            return self._all_rows
+        if len(rows) > 1:  # partition 0 and the next partition in rotation
             rows[1] = rows[1] % (len(self._weights) - 1) + 1
-        constrain_rows(self._weights, rows)
+        return rows
 
     def _filter_taps(self) -> np.ndarray:
         return self._taps_of(self._weights)

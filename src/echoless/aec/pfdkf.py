@@ -40,7 +40,7 @@ import numpy as np
 
 from echoless._jit import kernel
 from echoless._validation import check_positive_float
-from echoless.aec._partitioned import PartitionedCanceller
+from echoless.aec._partitioned import PartitionedCanceller, constrain_rows, predict_echo
 
 #: Floor of the observation-noise PSD, as a power per sample (-100 dBFS).
 NOISE_FLOOR = 1e-10
@@ -104,30 +104,51 @@ class PFDKF(PartitionedCanceller):
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
         self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
-        self._scaled_error = np.empty(shape[1], dtype=np.complex128)
+        self._no_rows = np.empty(0, dtype=np.int64)
 
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt else None
 
-    def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
-        kalman_update(
-            spectra,
+    def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        # the shared partitioned step (predict, update, constrain) fused into one compiled call
+        self._spectra.push(ref)
+        kalman_frame(
+            self._spectra.spectra,
             self._spectra.powers,
-            error_spectrum,
+            mic,
             self._weights,
             self._uncertainty,
             self._noise,
             self._residual,
-            self._scaled_error,
+            self._echo_estimate,
+            self._error_spectrum,
+            self._constraint_rows() if self.adapt else self._no_rows,
             self.transition**2,
             self.noise_smoothing,
             self._noise_floor,
         )
+        return self._echo_estimate
+
+
+@kernel
+def kalman_frame(
+    spectra, powers, mic, weights, uncertainty, noise, residual, echo_estimate, error_spectrum, rows, a2, smoothing,
+    noise_floor,
+):  # pragma: no cover - compiled
+    """One PFDKF frame: predict the echo into ``echo_estimate`` (B,); unless ``rows`` is empty
+    (not adapting), one Kalman step and the gradient constraint of those partitions."""
+    adapt = len(rows) > 0
+    size = mic.shape[0]
+    error = np.empty(size)
+    predict_echo(spectra, weights, np.empty(size + 1, dtype=np.complex128), mic, echo_estimate, error, error_spectrum, adapt)
+    if adapt:
+        kalman_update(spectra, powers, error_spectrum, weights, uncertainty, noise, residual, a2, smoothing, noise_floor)
+        constrain_rows(weights, rows)
 
 
 @kernel
 def kalman_update(
-    spectra, powers, error_spectrum, weights, uncertainty, noise, residual, scaled_error, a2, smoothing, noise_floor
+    spectra, powers, error_spectrum, weights, uncertainty, noise, residual, a2, smoothing, noise_floor
 ):  # pragma: no cover - compiled
     """One Kalman step (see the module notes), in place, in two passes over the partitions.
 
@@ -135,8 +156,7 @@ def kalman_update(
     ``error_spectrum`` :math:`E` (K,); updates ``weights`` :math:`W_p`,
     ``uncertainty`` :math:`\\Phi_p` (P, K) and ``noise`` :math:`\\Psi_s`
     (K,); writes ``residual`` (K,), the expected residual-echo power in
-    :math:`E`, :math:`\\tfrac12 \\sum_p \\Phi_p |X_p|^2`. ``scaled_error``
-    (K,) is scratch. ``a2`` is :math:`A^2`.
+    :math:`E`, :math:`\\tfrac12 \\sum_p \\Phi_p |X_p|^2`. ``a2`` is :math:`A^2`.
     """
     n_partitions, n_bins = weights.shape
     residual[:] = 0.0
@@ -144,6 +164,7 @@ def kalman_update(
         for k in range(n_bins):
             residual[k] += uncertainty[p, k] * powers[p, k]
     inverse = np.empty(n_bins)
+    scaled_error = np.empty(n_bins, dtype=np.complex128)
     for k in range(n_bins):
         error_power = error_spectrum[k].real ** 2 + error_spectrum[k].imag ** 2
         noise[k] = smoothing * noise[k] + (1.0 - smoothing) * error_power
