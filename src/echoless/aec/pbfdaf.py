@@ -50,6 +50,7 @@ from __future__ import annotations
 import numpy as np
 
 from echoless._fft import irfft_into, power_into, rfft_into
+from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
 
@@ -120,9 +121,9 @@ class PBFDAF(PartitionedCanceller):
     def _init_update(self) -> None:
         bins, size = self.frame_size + 1, self.frame_size
         n_partitions = len(self._weights)
-        self._power = np.zeros(bins)  # sum_p |X_p(k)|^2
-        # summing P rows as ones @ rows is a BLAS gemv: faster than einsum or .sum(axis=0)
-        self._ones = np.ones(n_partitions)
+        self._constant_step = np.empty(bins)
+        self._equal_shares = np.ones(n_partitions)
+        self._norms = np.empty(n_partitions)
         self._floor = n_partitions * 2 * size * POWER_FLOOR
         self._error_power_mean = np.zeros(bins)
         self._echo_power_mean = np.zeros(bins)
@@ -143,7 +144,6 @@ class PBFDAF(PartitionedCanceller):
         self._echo_change = np.empty(bins)
         self._error_change = np.empty(bins)
         self._scratch_bins = np.empty(bins)
-        self._gradient = np.empty_like(self._weights)
         # two-path: the adapted (background) weights are self._weights; the output uses these
         self._foreground = self._weights.copy()
         self._foreground_window = np.empty(2 * size)
@@ -196,27 +196,28 @@ class PBFDAF(PartitionedCanceller):
         self._foreground[:] = self._weights
 
     def _update(self, spectra: np.ndarray, error_spectrum: np.ndarray, ref: np.ndarray) -> None:
-        np.matmul(self._ones, self._spectra.powers, out=self._power)
-        step = self._adaptive_step(error_spectrum, ref) if self.adaptive_step else self.step_size
-        normaliser = np.add(self._power, self._floor, out=self._power)  # the sum is recomputed each frame
-        scale = np.divide(step, normaliser, out=self._step_bins)
-        gradient = np.multiply(np.conj(spectra, out=self._gradient), scale * error_spectrum, out=self._gradient)
+        if self.adaptive_step:
+            step = self._adaptive_step(error_spectrum, ref)
+        else:
+            step = self._constant_step
+            step.fill(self.step_size)  # the attribute may have been changed since construction
         if self.proportionate:
-            gradient *= (self._proportions() if self._adapted else self._prior)[:, None]
-        self._weights += gradient
+            shares = self._proportions() if self._adapted else self._prior
+        else:
+            shares = self._equal_shares
+        normalised_update(spectra, self._spectra.powers, error_spectrum, step, shares, self._weights, self._floor)
 
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt and self.adaptive_step else None
 
     def _proportions(self) -> np.ndarray:
         """Share of the step per partition, ``P`` times its share of the filter energy (floored)."""
-        weights = self._weights.view(np.float64)
-        norms = np.sqrt(np.einsum("pk,pk->p", weights, weights))
+        norms = row_norms(self._weights, self._norms)
         norms += 0.1 * norms.max() + 1e-30
         norms *= len(norms) / norms.sum()
         return norms
 
-    def _adaptive_step(self, error_spectrum: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    def _adaptive_step(self, error_spectrum: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """Step per bin from the residual-echo-to-error ratio (see the module notes)."""
         size = self.frame_size
         error, echo = self._error, self._echo_estimate
@@ -243,7 +244,8 @@ class PBFDAF(PartitionedCanceller):
             start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if ref_energy > size * 1e-6 else 0.0
             self._learned += start_rate
             self._adapted = self._learned > len(self._weights) and leak > 0.03
-            return self.step_size * start_rate
+            self._step_bins.fill(self.step_size * start_rate)
+            return self._step_bins
         correlation = float(np.dot(error, echo))
         # a product, not ** 2: Python's float power raises OverflowError where a product gives inf
         coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
@@ -255,3 +257,33 @@ class PBFDAF(PartitionedCanceller):
         residual *= self.step_size
         return np.divide(residual, np.add(error_power, self._floor / len(self._weights), out=self._scratch_bins), out=residual)
 
+
+@kernel
+def normalised_update(spectra, powers, error_spectrum, step, shares, weights, floor):  # pragma: no cover
+    """``W_p += shares_p * step / (sum_q |X_q|^2 + floor) * X_p^* E``, in place (see the module notes).
+
+    ``spectra`` and ``weights`` (P, K) complex, ``powers`` (P, K), ``error_spectrum``
+    (K,), ``step`` (K,) per-bin step, ``shares`` (P,) step share per partition.
+    """
+    n_partitions, n_bins = weights.shape
+    input_power = np.zeros(n_bins)
+    for p in range(n_partitions):
+        for k in range(n_bins):
+            input_power[k] += powers[p, k]
+    scaled_error = np.empty(n_bins, dtype=np.complex128)
+    for k in range(n_bins):
+        scaled_error[k] = step[k] / (input_power[k] + floor) * error_spectrum[k]
+    for p in range(n_partitions):
+        for k in range(n_bins):
+            weights[p, k] += np.conj(spectra[p, k]) * scaled_error[k] * shares[p]
+
+
+@kernel
+def row_norms(weights, out):  # pragma: no cover - compiled
+    """Euclidean norm of each row of ``weights`` (P, K) complex into ``out`` (P,); returns ``out``."""
+    for p in range(weights.shape[0]):
+        total = 0.0
+        for k in range(weights.shape[1]):
+            total += weights[p, k].real ** 2 + weights[p, k].imag ** 2
+        out[p] = np.sqrt(total)
+    return out
