@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from echoless._fft import irfft_into, power_into, rfft_into
 from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
+from echoless.conv.partitioned import sum_products
 
 #: Floor of the per-bin normalisation, as a far-end power per sample (-60 dBFS): a quieter
 #: reference would turn the near end into huge, meaningless updates.
@@ -123,15 +123,12 @@ class PBFDAF(PartitionedCanceller):
         n_partitions = len(self._weights)
         self._constant_step = np.empty(bins)
         self._equal_shares = np.ones(n_partitions)
-        self._norms = np.empty(n_partitions)
+        self._shares = np.empty(n_partitions)
         self._floor = n_partitions * 2 * size * POWER_FLOOR
         self._error_power_mean = np.zeros(bins)
         self._echo_power_mean = np.zeros(bins)
         self._cross = 0.0  # smoothed sum over bins of error/echo power fluctuations
         self._echo_variance = 0.0
-        self._spectral_smoothing = size / self.sample_rate
-        self._echo_zero_padded = np.zeros(2 * size)
-        self._echo_padded_spectrum = np.empty(bins, dtype=np.complex128)
         # before the filter has learned, a room-like prior: step decays 10x from first to last partition
         prior = np.exp(-2.4 * np.arange(n_partitions) / n_partitions)
         self._prior = prior * (n_partitions / prior.sum())
@@ -139,54 +136,27 @@ class PBFDAF(PartitionedCanceller):
         self._learned = 0.0  # accumulated start-up steps
         self._adapted = False
         self._step_bins = np.empty(bins)
-        self._echo_power = np.empty(bins)
-        self._error_power = np.empty(bins)
-        self._echo_change = np.empty(bins)
-        self._error_change = np.empty(bins)
-        self._scratch_bins = np.empty(bins)
         # two-path: the adapted (background) weights are self._weights; the output uses these
         self._foreground = self._weights.copy()
-        self._foreground_window = np.empty(2 * size)
+        self._foreground_estimate = np.empty(size)
         self._difference_stats = np.zeros(4)  # short/long averages of the energy difference, and variances
 
     def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         background = super()._step(mic, ref)
         if not self.two_path:
             return background
-        size = self.frame_size
-        foreground = irfft_into(self._spectra.filter_spectrum(self._foreground), self._foreground_window)[size:]
-        if self._choose_background(mic, background, foreground):
-            self._foreground[:] = self._weights
-            return background
-        return foreground
-
-    def _choose_background(self, mic: np.ndarray, background: np.ndarray, foreground: np.ndarray) -> bool:
-        """Two-path decision (Speex MDF): copy the background filter to the output one when its
-        error is significantly lower; reset the background to the foreground when it is much worse.
-
-        "Significantly" compares the error-energy difference with its uncertainty
-        ``S_ff * D_bf`` (foreground error energy times the energy of the
-        difference of the two errors), instantaneously and smoothed over ~2 and ~6 frames.
-        """
-        fore_error = mic - foreground
-        back_error = mic - background
-        fore_energy = float(np.dot(fore_error, fore_error))
-        gap = fore_energy - float(np.dot(back_error, back_error))
-        spread = fore_energy * float(np.dot(fore_error - back_error, fore_error - back_error))
-        stats = self._difference_stats  # short mean, short variance, long mean, long variance
-        stats[0] = 0.6 * stats[0] + 0.4 * gap
-        stats[1] = 0.36 * stats[1] + 0.16 * spread
-        stats[2] = 0.85 * stats[2] + 0.15 * gap
-        stats[3] = 0.7225 * stats[3] + 0.0225 * spread
-        better = gap * abs(gap) > spread or stats[0] * abs(stats[0]) > 0.5 * stats[1] or stats[2] * abs(stats[2]) > 0.25 * stats[3]
-        if better:
-            stats[:] = 0.0
-            return True
-        worse = -gap * abs(gap) > 4 * spread or -stats[0] * abs(stats[0]) > 4 * stats[1] or -stats[2] * abs(stats[2]) > 4 * stats[3]
-        if worse:
-            self._weights[:] = self._foreground
-            stats[:] = 0.0
-        return False
+        foreground = self._foreground_estimate
+        use_background = two_path_step(
+            self._spectra.spectra,
+            self._foreground,
+            self._weights,
+            mic,
+            background,
+            foreground,
+            self._filtered,
+            self._difference_stats,
+        )
+        return background if use_background else foreground
 
     def _filter_taps(self) -> np.ndarray:
         return self._taps_of(self._foreground if self.two_path else self._weights)
@@ -202,7 +172,7 @@ class PBFDAF(PartitionedCanceller):
             step = self._constant_step
             step.fill(self.step_size)  # the attribute may have been changed since construction
         if self.proportionate:
-            shares = self._proportions() if self._adapted else self._prior
+            shares = partition_shares(self._weights, self._shares) if self._adapted else self._prior
         else:
             shares = self._equal_shares
         normalised_update(spectra, self._spectra.powers, error_spectrum, step, shares, self._weights, self._floor)
@@ -210,52 +180,75 @@ class PBFDAF(PartitionedCanceller):
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt and self.adaptive_step else None
 
-    def _proportions(self) -> np.ndarray:
-        """Share of the step per partition, ``P`` times its share of the filter energy (floored)."""
-        norms = row_norms(self._weights, self._norms)
-        norms += 0.1 * norms.max() + 1e-30
-        norms *= len(norms) / norms.sum()
-        return norms
-
     def _adaptive_step(self, error_spectrum: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """Step per bin from the residual-echo-to-error ratio (see the module notes)."""
-        size = self.frame_size
-        error, echo = self._error, self._echo_estimate
-        error_energy = float(np.dot(error, error)) + size * 1e-10
-        echo_energy = float(np.dot(echo, echo))
-        ref_energy = float(np.dot(ref, ref))
-        self._echo_zero_padded[size:] = echo
-        echo_spectrum = rfft_into(self._echo_zero_padded, self._echo_padded_spectrum)
-        echo_power = power_into(echo_spectrum, self._echo_power, self._scratch_bins)
-        error_power = power_into(error_spectrum, self._error_power, self._scratch_bins)
-        # leak = regression slope of error power on echo power (fluctuations around their means)
-        error_change = np.subtract(error_power, self._error_power_mean, out=self._error_change)
-        echo_change = np.subtract(echo_power, self._echo_power_mean, out=self._echo_change)
-        self._error_power_mean += np.multiply(error_change, self._spectral_smoothing, out=self._scratch_bins)
-        self._echo_power_mean += np.multiply(echo_change, self._spectral_smoothing, out=self._scratch_bins)
-        # the regression is trusted faster when the echo estimate dominates the error
-        rate = 2 * size / self.sample_rate * min(echo_energy, 0.5 * error_energy) / error_energy
-        self._cross += rate * (float(np.dot(error_change, echo_change)) - self._cross)
-        self._echo_variance += rate * (float(np.dot(echo_change, echo_change)) - self._echo_variance)
-        variance = max(self._echo_variance, 1e-30)
-        leak = min(max(self._cross / variance, MIN_LEAK), 1.0)
-        np.multiply(echo_power, leak, out=self._residual)  # residual echo, for the postfilter
-        if not self._adapted:
-            start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if ref_energy > size * 1e-6 else 0.0
-            self._learned += start_rate
-            self._adapted = self._learned > len(self._weights) and leak > 0.03
-            self._step_bins.fill(self.step_size * start_rate)
-            return self._step_bins
-        correlation = float(np.dot(error, echo))
-        # a product, not ** 2: Python's float power raises OverflowError where a product gives inf
-        coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
-        ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
-        # self._residual is leak * echo_power
-        residual = np.minimum(self._residual, np.multiply(error_power, 0.5, out=self._scratch_bins), out=self._step_bins)
-        residual *= 0.7
-        residual += np.multiply(error_power, 0.3 * ratio, out=self._scratch_bins)
-        residual *= self.step_size
-        return np.divide(residual, np.add(error_power, self._floor / len(self._weights), out=self._scratch_bins), out=residual)
+        self._cross, self._echo_variance, self._learned, self._adapted = adaptive_step(
+            self._error,
+            self._echo_estimate,
+            ref,
+            error_spectrum,
+            self._error_power_mean,
+            self._echo_power_mean,
+            self._residual,
+            self._step_bins,
+            self._cross,
+            self._echo_variance,
+            self._learned,
+            self._adapted,
+            self.step_size,
+            self.frame_size / self.sample_rate,
+            self._floor / len(self._weights),
+            len(self._weights),
+        )
+        return self._step_bins
+
+
+@kernel
+def adaptive_step(
+    error, echo, ref, error_spectrum, error_power_mean, echo_power_mean, residual, step, cross, echo_variance,
+    learned, adapted, step_size, smoothing, floor, n_partitions,
+):  # pragma: no cover - compiled
+    """The residual-echo-to-error step of one frame (see the module notes), into ``step`` (K,).
+
+    ``error``, ``echo`` (the echo estimate) and ``ref`` are this frame's (B,)
+    signals, ``error_spectrum`` (K,) that of the zero-padded error. Updates the
+    per-bin power means (K,) and writes ``residual`` (K,) = leak x echo
+    power, for the postfilter. ``smoothing`` is the frame duration in seconds
+    (the power means' forgetting rate), ``floor`` the per-bin step floor.
+    Returns the updated scalars ``cross, echo_variance, learned, adapted``.
+    """
+    size = error.shape[0]
+    error_energy = np.dot(error, error) + size * 1e-10
+    echo_energy = np.dot(echo, echo)
+    ref_energy = np.dot(ref, ref)
+    padded = np.zeros(2 * size)
+    padded[size:] = echo
+    echo_spectrum = np.fft.rfft(padded)
+    echo_power = echo_spectrum.real**2 + echo_spectrum.imag**2
+    error_power = error_spectrum.real**2 + error_spectrum.imag**2
+    # leak = regression slope of error power on echo power (fluctuations around their means)
+    error_change = error_power - error_power_mean
+    echo_change = echo_power - echo_power_mean
+    error_power_mean += error_change * smoothing
+    echo_power_mean += echo_change * smoothing
+    # the regression is trusted faster when the echo estimate dominates the error
+    rate = 2 * smoothing * min(echo_energy, 0.5 * error_energy) / error_energy
+    cross += rate * (np.dot(error_change, echo_change) - cross)
+    echo_variance += rate * (np.dot(echo_change, echo_change) - echo_variance)
+    leak = min(max(cross / max(echo_variance, 1e-30), MIN_LEAK), 1.0)
+    residual[:] = echo_power * leak
+    if not adapted:
+        start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if ref_energy > size * 1e-6 else 0.0
+        learned += start_rate
+        step[:] = step_size * start_rate
+        return cross, echo_variance, learned, learned > n_partitions and leak > 0.03
+    correlation = np.dot(error, echo)
+    coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
+    ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
+    for k in range(step.shape[0]):
+        step[k] = step_size * (0.7 * min(residual[k], 0.5 * error_power[k]) + 0.3 * ratio * error_power[k])
+        step[k] /= error_power[k] + floor
+    return cross, echo_variance, learned, adapted
 
 
 @kernel
@@ -279,11 +272,54 @@ def normalised_update(spectra, powers, error_spectrum, step, shares, weights, fl
 
 
 @kernel
-def row_norms(weights, out):  # pragma: no cover - compiled
-    """Euclidean norm of each row of ``weights`` (P, K) complex into ``out`` (P,); returns ``out``."""
+def partition_shares(weights, out):  # pragma: no cover - compiled
+    """Step share of each partition of ``weights`` (P, K): ``P`` times its share of the
+    filter's norm, each norm floored at a tenth of the largest; into ``out`` (P,)."""
     for p in range(weights.shape[0]):
         total = 0.0
         for k in range(weights.shape[1]):
             total += weights[p, k].real ** 2 + weights[p, k].imag ** 2
         out[p] = np.sqrt(total)
+    out += 0.1 * out.max() + 1e-30
+    out *= len(out) / out.sum()
     return out
+
+
+@kernel
+def two_path_step(
+    spectra, foreground, background, mic, background_estimate, foreground_estimate, filtered, stats
+):  # pragma: no cover - compiled
+    """Two-path decision of Speex MDF (see :class:`PBFDAF`); returns True to output the background.
+
+    Computes ``foreground_estimate`` (B,), the echo predicted by the
+    ``foreground`` weights (P, K), and compares the error energies of the two
+    filters: when the background (adapted) filter's error is significantly
+    lower, it is copied to the foreground; when it is much worse, the
+    background is reset to the foreground. "Significantly" compares the
+    error-energy difference with its uncertainty ``S_ff * D_bf`` (foreground
+    error energy times the energy of the difference of the two errors),
+    instantaneously and smoothed over ~2 and ~6 frames (``stats``: short mean,
+    short variance, long mean, long variance).
+    """
+    size = mic.shape[0]
+    foreground_estimate[:] = np.fft.irfft(sum_products(spectra, foreground, filtered), 2 * size)[size:]
+    fore_error = mic - foreground_estimate
+    back_error = mic - background_estimate
+    difference = fore_error - back_error
+    fore_energy = np.dot(fore_error, fore_error)
+    gap = fore_energy - np.dot(back_error, back_error)
+    spread = fore_energy * np.dot(difference, difference)
+    stats[0] = 0.6 * stats[0] + 0.4 * gap
+    stats[1] = 0.36 * stats[1] + 0.16 * spread
+    stats[2] = 0.85 * stats[2] + 0.15 * gap
+    stats[3] = 0.7225 * stats[3] + 0.0225 * spread
+    better = gap * abs(gap) > spread or stats[0] * abs(stats[0]) > 0.5 * stats[1] or stats[2] * abs(stats[2]) > 0.25 * stats[3]
+    if better:
+        foreground[:] = background
+        stats[:] = 0.0
+        return True
+    worse = -gap * abs(gap) > 4 * spread or -stats[0] * abs(stats[0]) > 4 * stats[1] or -stats[2] * abs(stats[2]) > 4 * stats[3]
+    if worse:
+        background[:] = foreground
+        stats[:] = 0.0
+    return False
