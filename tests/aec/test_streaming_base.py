@@ -163,3 +163,17 @@ def test_a_mic_burst_after_convergence_never_raises(cls, amplitude):
     mic[160 * 100 : 160 * 103] = amplitude * rng.standard_normal(3 * 160)
     out = _stream(cls(frame_size=160, filter_length=320), mic, ref)
     assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_a_filter_dragged_off_by_a_mic_burst_is_reset_within_the_watch_time(cls):
+    # a burst inflates the smoothed mic energy for many seconds; NLMS (which normalises by
+    # the reference only) learns the burst and then emits ~1e15 x the mic, frame after frame
+    rng = np.random.default_rng(7)
+    ref = rng.standard_normal(160 * 400)
+    mic = np.convolve(ref, [0.5, 0.3, -0.2])[: len(ref)] + 0.01 * rng.standard_normal(len(ref))
+    mic[160 * 100 : 160 * 103] = 1e6 * rng.standard_normal(3 * 160)
+    out = _stream(cls(frame_size=160, filter_length=320), mic, ref)
+    out_power, mic_power = ((x.reshape(-1, 160) ** 2).sum(axis=1) for x in (out, mic))
+    watch = 50  # frames in DIVERGENCE_SECONDS at 10 ms
+    assert np.all(out_power[103 + watch + 1 :] <= 2 * mic_power[103 + watch + 1 :])

@@ -17,8 +17,14 @@ residual-echo suppressor, and the safety net:
 * no NaN or Inf ever leaves :meth:`StreamingCanceller.process`: a non-finite
   echo estimate resets the filter and the frame is passed through;
 * divergence — output energy more than ``divergence_ratio`` times the
-  microphone energy, both smoothed over about half a second — resets the
-  filter too. Each reset is counted in :attr:`StreamingCanceller.n_resets`.
+  microphone energy, both smoothed over about half a second, or in every
+  frame of the last half second — resets the filter too. The second test
+  catches what the first misses after a loud microphone burst (a clap, a
+  glitch): the burst inflates the smoothed microphone energy for many
+  seconds, while a filter it dragged off course emits far more than the
+  microphone frame after frame. A near-end onset never trips it (the output
+  then follows the microphone). Each reset is counted in
+  :attr:`StreamingCanceller.n_resets`.
 
 Subclasses implement ``_init_filter()`` (allocate and clear the adaptive state),
 ``_step(mic, ref) -> echo_estimate`` (predict, then adapt unless ``adapt`` is
@@ -122,6 +128,7 @@ class StreamingCanceller:
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
         self._smoothing = min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate))
+        self._watch_frames = max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size))
         self._reset_stream()
         self.n_resets = 0
 
@@ -243,6 +250,7 @@ class StreamingCanceller:
         self._delay_line = DelayLine(setting, self.frame_size, setting) if fixed else None
         self._mic_energy = 0.0
         self._out_energy = 0.0
+        self._louder_frames = 0  # consecutive frames whose output exceeded divergence_ratio x the mic
         self.n_frames = 0
 
     def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
@@ -256,11 +264,17 @@ class StreamingCanceller:
         self._mic_energy += a * (mic_power - self._mic_energy)
         self._out_energy += a * (out_power - self._out_energy)
         finite = math.isfinite(out_power) and math.isfinite(self._out_energy)
-        diverged = self._out_energy > self.divergence_ratio * self._mic_energy + SILENCE_POWER * self.frame_size
+        floor = SILENCE_POWER * self.frame_size
+        self._louder_frames = self._louder_frames + 1 if out_power > self.divergence_ratio * mic_power + floor else 0
+        diverged = (
+            self._out_energy > self.divergence_ratio * self._mic_energy + floor
+            or self._louder_frames >= self._watch_frames
+        )
         if finite and not diverged:
             return True
         self._init_filter()
         self._mic_energy = self._out_energy = 0.0
+        self._louder_frames = 0
         self.n_resets += 1
         return False
 
