@@ -21,8 +21,31 @@ Options, and why:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import numba
 import rocket_fft  # noqa: F401 - registers numpy.fft for numba-compiled code
 
-#: Decorator compiling a per-frame kernel (see the module notes).
-kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: numba options shared by every kernel (see the module notes).
+OPTIONS = {"nogil": True, "error_model": "numpy"}
+
+
+def kernel(function: Callable) -> Callable:
+    """Compile ``function`` as a per-frame kernel, cached on disk where numba can write.
+
+    A read-only installation with no writable home directory (and no
+    ``NUMBA_CACHE_DIR``) leaves numba nowhere to cache: the kernel is then
+    compiled in every process (about 10 s at the first streaming call), with a
+    warning saying how to avoid it.
+    """
+    try:
+        return numba.njit(cache=True, **OPTIONS)(function)
+    except RuntimeError as error:  # "cannot cache function ...: no locator available"
+        warnings.warn(
+            f"echoless: numba cannot cache its compiled kernels ({error}); they will be compiled "
+            "in every process. Set NUMBA_CACHE_DIR to a writable folder to avoid this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return numba.njit(**OPTIONS)(function)
