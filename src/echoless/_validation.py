@@ -115,7 +115,7 @@ def check_delay(delay: Any) -> int | str:
 
 
 def check_frame(frame: Any, size: int, name: str, size_name: str = "frame_size") -> np.ndarray:
-    """Return one streaming frame as a finite ``float64`` array of ``size`` samples, or raise.
+    """Return one streaming frame as a finite, contiguous ``float64`` array of ``size`` samples, or raise.
 
     The per-frame hot path: a ``float64`` array of the right shape costs one
     dot product (a sum of squares, into which NaN and Inf always propagate);
@@ -129,8 +129,9 @@ def check_frame(frame: Any, size: int, name: str, size_name: str = "frame_size")
     name, size_name : str
         Names of the frame and of the size argument, for error messages.
     """
-    fast = isinstance(frame, np.ndarray) and frame.dtype == np.float64
-    array = frame if fast else as_signal(frame, name)
+    fast = isinstance(frame, np.ndarray) and frame.dtype == np.float64 and frame.flags.c_contiguous
+    # contiguous, as the compiled kernels are specialised for (a strided view would compile anew)
+    array = frame if fast else np.ascontiguousarray(as_signal(frame, name))
     if array.shape != (size,):
         array = as_signal(array, name)  # raises first on non-1-D input
         raise ValueError(f"{name} must have {size_name}={size} samples, got {len(array)}")

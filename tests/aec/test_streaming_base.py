@@ -177,3 +177,13 @@ def test_a_filter_dragged_off_by_a_mic_burst_is_reset_within_the_watch_time(cls)
     out_power, mic_power = ((x.reshape(-1, 160) ** 2).sum(axis=1) for x in (out, mic))
     watch = 50  # frames in DIVERGENCE_SECONDS at 10 ms
     assert np.all(out_power[103 + watch + 1 :] <= 2 * mic_power[103 + watch + 1 :])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_strided_frames_give_the_same_output_as_contiguous_ones(cls):
+    rng = np.random.default_rng(2)
+    interleaved = rng.standard_normal(2 * 32 * 10)  # mic and ref samples alternate
+    mic, ref = interleaved[0::2], interleaved[1::2]
+    strided = _stream(cls(frame_size=32, filter_length=64, postfilter=1.0), mic, ref)
+    contiguous = _stream(cls(frame_size=32, filter_length=64, postfilter=1.0), mic.copy(), ref.copy())
+    np.testing.assert_array_equal(strided, contiguous)
