@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless._fft import irfft_into
 from echoless._jit import kernel
 from echoless._validation import as_signal, check_frame, check_positive_int
 
@@ -58,6 +57,17 @@ def sum_products(spectra, partition_spectra, out):  # pragma: no cover - compile
     for p in range(spectra.shape[0]):
         for k in range(spectra.shape[1]):
             out[k] += partition_spectra[p, k] * spectra[p, k]
+    return out
+
+
+@kernel
+def filter_block(window, block, buffer, powers, head, partition_spectra, out):  # pragma: no cover - compiled
+    """:func:`push_window`, then the overlap-save output block of the partitioned filter into ``out`` (B,)."""
+    size = block.shape[0]
+    n_partitions = buffer.shape[0] // 2
+    push_window(window, block, buffer, powers, head)
+    spectrum = sum_products(buffer[head : head + n_partitions], partition_spectra, np.empty(size + 1, dtype=np.complex128))
+    out[:] = np.fft.irfft(spectrum, 2 * size)[size:]
     return out
 
 
@@ -112,6 +122,23 @@ class FrequencyDomainDelayLine:
         head = self._head = (self._head - 1) % self.n_partitions
         push_window(self._window, block, self._buffer, self._powers, head)
         return self._buffer[head]
+
+    def push_and_filter(self, block: np.ndarray, partition_spectra: np.ndarray) -> np.ndarray:
+        """:meth:`push` ``block``, then return the partitioned filter's output block, in one compiled call.
+
+        Parameters
+        ----------
+        block : numpy.ndarray, shape (B,)
+        partition_spectra : numpy.ndarray, shape (P, B + 1), complex
+            As for :meth:`filter_spectrum`.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B,)
+            The last ``B`` samples of ``IFFT(sum_p H_p X_p)`` (overlap-save), a new array.
+        """
+        head = self._head = (self._head - 1) % self.n_partitions
+        return filter_block(self._window, block, self._buffer, self._powers, head, partition_spectra, np.empty(len(block)))
 
     def filter_spectrum(self, partition_spectra: np.ndarray) -> np.ndarray:
         """Spectrum of the current output window of a partitioned filter: ``sum_p H_p X_p``.
@@ -197,7 +224,6 @@ class PartitionedConvolver:
         self.kernel.setflags(write=False)
         self._kernel_spectra = partition_kernel(self.kernel, self.block_size)
         self._delay_line = FrequencyDomainDelayLine(self.block_size, len(self._kernel_spectra))
-        self._output_window = np.empty(2 * self.block_size)
 
     @property
     def n_partitions(self) -> int:
@@ -221,6 +247,4 @@ class PartitionedConvolver:
             The next ``block_size`` samples of ``x * h``.
         """
         block = check_frame(block, self.block_size, "block", "block_size")
-        self._delay_line.push(block)
-        spectrum = self._delay_line.filter_spectrum(self._kernel_spectra)
-        return irfft_into(spectrum, self._output_window)[self.block_size :].copy()
+        return self._delay_line.push_and_filter(block, self._kernel_spectra)
