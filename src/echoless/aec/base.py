@@ -34,11 +34,10 @@ false), ``_filter_taps()`` and ``_load_filter(h)``, and may provide
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
+from echoless._jit import kernel
 from echoless._validation import as_signal, check_delay, check_frame, check_positive_float, check_positive_int
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
@@ -127,8 +126,13 @@ class StreamingCanceller:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
-        self._smoothing = min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate))
-        self._watch_frames = max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size))
+        self._watch_settings = (
+            self.divergence_ratio,
+            SILENCE_POWER * self.frame_size,
+            max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size)),
+            min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate)),
+        )
+        self._silence = np.zeros(self.frame_size)
         self._reset_stream()
         self.n_resets = 0
 
@@ -158,22 +162,15 @@ class StreamingCanceller:
                 ref = self._delay_tracker.process(mic, ref, self)
             elif self._delay_line is not None:
                 ref = self._delay_line.process(ref)
-            echo_estimate = self._step(mic, ref)
-            out = mic - echo_estimate  # a new array: the caller may keep it
-            residual_power = self._residual_power()
-            if not self._safe(mic, out):
-                out = mic.copy()
-                echo_estimate = np.zeros(self.frame_size)
-                residual_power = None
+            out, echo_estimate, residual_power = self._cancel(mic, ref)
             if self._postfilter is not None:
-                filtered = self._postfilter._process(out, echo_estimate, residual_power)  # frames already checked
-                # one reduction (NaN/Inf propagate into it); the element check only if it is not finite
-                if not (math.isfinite(np.add.reduce(filtered)) or np.isfinite(filtered).all()):
-                    # its spectra overflowed (input near 1e150)
+                # frames already checked
+                filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)
+                if finite:
+                    out = filtered
+                else:  # its spectra overflowed (input near 1e150)
                     self._postfilter.reset()
                     self.n_resets += 1
-                    filtered = out
-                out = filtered
         self.n_frames += 1
         return out
 
@@ -248,33 +245,59 @@ class StreamingCanceller:
         self._delay_tracker = DelayTracker(self.sample_rate, self.frame_size) if setting == "auto" else None
         fixed = isinstance(setting, int) and setting > 0
         self._delay_line = DelayLine(setting, self.frame_size, setting) if fixed else None
-        self._mic_energy = 0.0
-        self._out_energy = 0.0
-        self._louder_frames = 0  # consecutive frames whose output exceeded divergence_ratio x the mic
+        # smoothed mic and output energies, and the count of consecutive frames whose output
+        # exceeded divergence_ratio x the mic (see watch_frame)
+        self._watch = np.zeros(3)
         self.n_frames = 0
 
     def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
         return check_frame(frame, self.frame_size, name)
 
-    def _safe(self, mic: np.ndarray, out: np.ndarray) -> bool:
-        """Update the divergence watch; reset the filter and return False if unsafe."""
-        out_power = float(out.dot(out))
-        mic_power = float(mic.dot(mic))
-        a = self._smoothing
-        self._mic_energy += a * (mic_power - self._mic_energy)
-        self._out_energy += a * (out_power - self._out_energy)
-        finite = math.isfinite(out_power) and math.isfinite(self._out_energy)
-        floor = SILENCE_POWER * self.frame_size
-        self._louder_frames = self._louder_frames + 1 if out_power > self.divergence_ratio * mic_power + floor else 0
-        diverged = (
-            self._out_energy > self.divergence_ratio * self._mic_energy + floor
-            or self._louder_frames >= self._watch_frames
-        )
-        if finite and not diverged:
-            return True
-        self._init_filter()
-        self._mic_energy = self._out_energy = 0.0
-        self._louder_frames = 0
-        self.n_resets += 1
-        return False
+    def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The linear canceller and its safety net for one frame.
 
+        Returns the output ``mic - echo_estimate`` (a new array), the echo
+        estimate and the residual-echo power for the postfilter; after a
+        safety reset, ``mic``, zeros and ``None``. Subclasses may replace it
+        with one compiled call (PFDKF does) as long as they keep that contract.
+        """
+        echo_estimate = self._step(mic, ref)
+        out = np.empty(self.frame_size)
+        if watch_frame(mic, echo_estimate, out, self._watch, *self._watch_settings):
+            return out, echo_estimate, self._residual_power()
+        self._on_unsafe()
+        return out, self._silence, None
+
+    def _on_unsafe(self) -> None:
+        """The watch found a non-finite or diverging output: clear the filter and the watch."""
+        self._init_filter()
+        self._watch[:] = 0.0
+        self.n_resets += 1
+
+
+@kernel
+def watch_frame(mic, echo_estimate, out, watch, ratio, floor, watch_frames, smoothing):  # pragma: no cover
+    """``out = mic - echo_estimate`` and the divergence watch of one frame; False if unsafe.
+
+    ``watch`` (3,) holds the smoothed mic and output energies (forgetting
+    factor ``smoothing`` per frame) and the number of consecutive frames whose
+    output energy exceeded ``ratio`` times the mic's (plus ``floor``, the
+    energy of a silent frame). Unsafe: a non-finite output, or an output
+    louder than ``ratio`` x the mic in the smoothed energies or in each of the
+    last ``watch_frames`` frames (see the module notes); ``out`` is then the mic.
+    """
+    out_power = 0.0
+    mic_power = 0.0
+    for i in range(mic.shape[0]):
+        out[i] = mic[i] - echo_estimate[i]
+        out_power += out[i] * out[i]
+        mic_power += mic[i] * mic[i]
+    watch[0] += smoothing * (mic_power - watch[0])
+    watch[1] += smoothing * (out_power - watch[1])
+    watch[2] = watch[2] + 1 if out_power > ratio * mic_power + floor else 0
+    finite = np.isfinite(out_power) and np.isfinite(watch[1])
+    diverged = watch[1] > ratio * watch[0] + floor or watch[2] >= watch_frames
+    if finite and not diverged:
+        return True
+    out[:] = mic
+    return False

@@ -131,14 +131,18 @@ class ResidualEchoSuppressor:
         echo_estimate = check_frame(echo_estimate, self.frame_size, "echo_estimate")
         if residual_power is not None:
             residual_power = check_frame(residual_power, self.frame_size + 1, "residual_power", "frame_size + 1")
-        return self._process(output, echo_estimate, residual_power)
+        return self._process(output, echo_estimate, residual_power)[0]
 
     def _process(
         self, output: np.ndarray, echo_estimate: np.ndarray, residual_power: np.ndarray | None
-    ) -> np.ndarray:
-        """:meth:`process` without the argument checks, for a canceller that made the frames itself."""
+    ) -> tuple[np.ndarray, bool]:
+        """:meth:`process` without the argument checks, for a canceller that made the frames itself.
+
+        Also returns whether the frame is finite (False when the spectra
+        overflowed, for inputs near 1e150: the caller then resets).
+        """
         result = np.empty(self.frame_size)
-        suppress_frame(
+        finite = suppress_frame(
             output,
             echo_estimate,
             self._no_residual if residual_power is None else residual_power,
@@ -153,7 +157,7 @@ class ResidualEchoSuppressor:
             self.floor,
             result,
         )
-        return result
+        return result, finite
 
 
 @kernel
@@ -162,6 +166,8 @@ def suppress_frame(
     floor, result,
 ):  # pragma: no cover - compiled
     """One frame of the suppressor (see the module notes); ``result`` (B,) receives the output.
+
+    Returns whether ``result`` is finite.
 
     State, updated in place: ``buffers`` (2, 2B) the analysis windows of output
     and echo estimate; ``powers`` (2, B + 1) and ``cross`` (B + 1,) the smoothed
@@ -190,3 +196,7 @@ def suppress_frame(
     synthesis = np.fft.irfft(out_spectrum, 2 * size) * window
     result[:] = synthesis[:size] + tail
     tail[:] = synthesis[size:]
+    for value in result:
+        if not np.isfinite(value):
+            return False
+    return True
