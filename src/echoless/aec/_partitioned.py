@@ -61,7 +61,8 @@ def constrain_rows(weights, rows):  # pragma: no cover - compiled
 
 class PartitionedCanceller(StreamingCanceller):
     """Partitioned-block frequency-domain filter; subclasses add ``_update``
-    (or override ``_step`` with one compiled kernel per frame, as PFDKF does).
+    (or replace the whole linear stage, ``_cancel``, by one compiled call per
+    frame, as PFDKF does).
 
     ``filter_length`` is rounded up to a whole number of partitions of
     ``frame_size`` taps. ``constraint`` is ``"alternating"`` (partition 0 and
@@ -89,6 +90,7 @@ class PartitionedCanceller(StreamingCanceller):
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._all_rows = np.arange(n_partitions)
         self._rows = np.array([0, 0]) if n_partitions > 1 else np.array([0])  # first, rotating
+        self._rotation = 0
         self._init_update()
 
     def _init_update(self) -> None:  # pragma: no cover - abstract
@@ -113,7 +115,8 @@ class PartitionedCanceller(StreamingCanceller):
         if self.constraint == "full":
             return self._all_rows
         if len(rows) > 1:  # partition 0 and the next partition in rotation
-            rows[1] = rows[1] % (len(self._weights) - 1) + 1
+            self._rotation = self._rotation % (len(self._weights) - 1) + 1
+            rows[1] = self._rotation
         return rows
 
     def _filter_taps(self) -> np.ndarray:

@@ -126,8 +126,7 @@ class StreamingCanceller:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
-        self._watch_settings = (
-            self.divergence_ratio,
+        self._watch_constants = (
             SILENCE_POWER * self.frame_size,
             max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size)),
             min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate)),
@@ -267,6 +266,12 @@ class StreamingCanceller:
             return out, echo_estimate, self._residual_power()
         self._on_unsafe()
         return out, self._silence, None
+
+    @property
+    def _watch_settings(self) -> tuple[float, float, int, float]:
+        """``divergence_ratio`` (read each frame: it may be changed), silent-frame energy,
+        frames of the persistent-divergence test, and the energies' forgetting factor."""
+        return (self.divergence_ratio, *self._watch_constants)
 
     def _on_unsafe(self) -> None:
         """The watch found a non-finite or diverging output: clear the filter and the watch."""

@@ -41,6 +41,8 @@ import numpy as np
 from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller, constrain_rows, predict_echo
+from echoless.aec.base import watch_frame
+from echoless.conv.partitioned import push_window
 
 #: Floor of the observation-noise PSD, as a power per sample (-100 dBFS).
 NOISE_FLOOR = 1e-10
@@ -109,13 +111,14 @@ class PFDKF(PartitionedCanceller):
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt else None
 
-    def _step(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        # the shared partitioned step (predict, update, constrain) fused into one compiled call
-        self._spectra.push(ref)
-        kalman_frame(
-            self._spectra.spectra,
-            self._spectra.powers,
+    def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        # the base class's linear stage (push, predict, Kalman step, constraint, safety watch)
+        # in one compiled call: between numpy calls, Python overhead would cost as much again
+        out = np.empty(self.frame_size)
+        safe = kalman_canceller_frame(
+            *self._spectra.advance(),
             mic,
+            ref,
             self._weights,
             self._uncertainty,
             self._noise,
@@ -123,11 +126,33 @@ class PFDKF(PartitionedCanceller):
             self._echo_estimate,
             self._error_spectrum,
             self._constraint_rows() if self.adapt else self._no_rows,
-            self.transition**2,
-            self.noise_smoothing,
-            self._noise_floor,
+            (self.transition**2, self.noise_smoothing, self._noise_floor),
+            out,
+            self._watch,
+            self._watch_settings,
         )
-        return self._echo_estimate
+        if safe:
+            return out, self._echo_estimate, self._residual_power()
+        self._on_unsafe()
+        return out, self._silence, None
+
+
+@kernel
+def kalman_canceller_frame(
+    window, buffer, powers, head, mic, ref, weights, uncertainty, noise, residual, echo_estimate, error_spectrum, rows,
+    kalman_settings, out, watch, watch_settings,
+):  # pragma: no cover - compiled
+    """:func:`push_window` of ``ref``, :func:`kalman_frame`, then :func:`watch_frame` into ``out``; True if safe."""
+    n_partitions = buffer.shape[0] // 2
+    push_window(window, ref, buffer, powers, head)
+    spectra = buffer[head : head + n_partitions]
+    a2, smoothing, noise_floor = kalman_settings
+    kalman_frame(
+        spectra, powers[head : head + n_partitions], mic, weights, uncertainty, noise, residual, echo_estimate,
+        error_spectrum, rows, a2, smoothing, noise_floor,
+    )  # fmt: skip
+    ratio, floor, watch_frames, watch_smoothing = watch_settings
+    return watch_frame(mic, echo_estimate, out, watch, ratio, floor, watch_frames, watch_smoothing)
 
 
 @kernel

@@ -61,7 +61,7 @@ def sum_products(spectra, partition_spectra, out):  # pragma: no cover - compile
 
 
 @kernel
-def filter_block(window, block, buffer, powers, head, partition_spectra, out):  # pragma: no cover - compiled
+def filter_block(window, buffer, powers, head, block, partition_spectra, out):  # pragma: no cover - compiled
     """:func:`push_window`, then the overlap-save output block of the partitioned filter into ``out`` (B,)."""
     size = block.shape[0]
     n_partitions = buffer.shape[0] // 2
@@ -107,6 +107,17 @@ class FrequencyDomainDelayLine:
         self._powers[:] = 0.0
         self._head = 0
 
+    def advance(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Make room for the next block, for compiled code that pushes it itself.
+
+        Returns ``(window, buffer, powers, head)``, the arguments
+        :func:`push_window` updates in place (``powers`` has no rows without
+        ``keep_powers``); rows ``head .. head + P - 1`` of ``buffer`` and
+        ``powers`` are then :attr:`spectra` and :attr:`powers`.
+        """
+        head = self._head = (self._head - 1) % self.n_partitions
+        return self._window, self._buffer, self._powers, head
+
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add one block of ``B`` samples; return the new window spectrum.
 
@@ -119,9 +130,9 @@ class FrequencyDomainDelayLine:
         numpy.ndarray, shape (B + 1,), complex
             ``rfft([previous block, block])``.
         """
-        head = self._head = (self._head - 1) % self.n_partitions
-        push_window(self._window, block, self._buffer, self._powers, head)
-        return self._buffer[head]
+        window, buffer, powers, head = self.advance()
+        push_window(window, block, buffer, powers, head)
+        return buffer[head]
 
     def push_and_filter(self, block: np.ndarray, partition_spectra: np.ndarray) -> np.ndarray:
         """:meth:`push` ``block``, then return the partitioned filter's output block, in one compiled call.
@@ -137,8 +148,7 @@ class FrequencyDomainDelayLine:
         numpy.ndarray, shape (B,)
             The last ``B`` samples of ``IFFT(sum_p H_p X_p)`` (overlap-save), a new array.
         """
-        head = self._head = (self._head - 1) % self.n_partitions
-        return filter_block(self._window, block, self._buffer, self._powers, head, partition_spectra, np.empty(len(block)))
+        return filter_block(*self.advance(), block, partition_spectra, np.empty(len(block)))
 
     def filter_spectrum(self, partition_spectra: np.ndarray) -> np.ndarray:
         """Spectrum of the current output window of a partitioned filter: ``sum_p H_p X_p``.
