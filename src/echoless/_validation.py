@@ -7,12 +7,13 @@ from deep inside numpy.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from echoless._jit import kernel
 
 
 def as_signal(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
@@ -117,9 +118,9 @@ def check_delay(delay: Any) -> int | str:
 def check_frame(frame: Any, size: int, name: str, size_name: str = "frame_size") -> np.ndarray:
     """Return one streaming frame as a finite, contiguous ``float64`` array of ``size`` samples, or raise.
 
-    The per-frame hot path: a ``float64`` array of the right shape costs one
-    dot product (a sum of squares, into which NaN and Inf always propagate);
-    anything else goes through :func:`as_signal` and its named errors.
+    The per-frame hot path: a contiguous ``float64`` array of the right shape
+    costs one compiled pass over its samples; anything else goes through
+    :func:`as_signal` and its named errors.
 
     Parameters
     ----------
@@ -135,6 +136,15 @@ def check_frame(frame: Any, size: int, name: str, size_name: str = "frame_size")
     if array.shape != (size,):
         array = as_signal(array, name)  # raises first on non-1-D input
         raise ValueError(f"{name} must have {size_name}={size} samples, got {len(array)}")
-    if not math.isfinite(array.dot(array)):
-        as_signal(array, name)  # raises, naming the NaN/Inf count (a finite overflow passes)
+    if not all_finite(array):
+        as_signal(array, name)  # raises, naming the NaN/Inf count
     return array
+
+
+@kernel
+def all_finite(array) -> bool:  # pragma: no cover - compiled
+    """Whether every sample of a 1-D array is finite: one compiled pass, no overflow warnings."""
+    for value in array:
+        if not np.isfinite(value):
+            return False
+    return True

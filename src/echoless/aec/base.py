@@ -152,24 +152,20 @@ class StreamingCanceller:
             Near-end estimate ``mic - echo_estimate`` (one frame later when the
             postfilter is on). Always finite.
         """
-        # one errstate for the whole frame: hostile input (values near 1e160) overflows
-        # squares and spectra, which the checks below turn into a reset, not a warning
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            mic = self._check_frame(mic_frame, "mic_frame")
-            ref = self._check_frame(ref_frame, "ref_frame")
-            if self._delay_tracker is not None:
-                ref = self._delay_tracker.process(mic, ref, self)
-            elif self._delay_line is not None:
-                ref = self._delay_line.process(ref)
-            out, echo_estimate, residual_power = self._cancel(mic, ref)
-            if self._postfilter is not None:
-                # frames already checked
-                filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)
-                if finite:
-                    out = filtered
-                else:  # its spectra overflowed (input near 1e150)
-                    self._postfilter.reset()
-                    self.n_resets += 1
+        mic = self._check_frame(mic_frame, "mic_frame")
+        ref = self._check_frame(ref_frame, "ref_frame")
+        if self._delay_tracker is not None:
+            ref = self._delay_tracker.process(mic, ref, self)
+        elif self._delay_line is not None:
+            ref = self._delay_line.process(ref)
+        out, echo_estimate, residual_power = self._cancel(mic, ref)
+        if self._postfilter is not None:
+            filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)  # frames checked
+            if finite:
+                out = filtered
+            else:  # its spectra overflowed (input near 1e150)
+                self._postfilter.reset()
+                self.n_resets += 1
         self.n_frames += 1
         return out
 
@@ -260,7 +256,10 @@ class StreamingCanceller:
         safety reset, ``mic``, zeros and ``None``. Subclasses may replace it
         with one compiled call (PFDKF does) as long as they keep that contract.
         """
-        echo_estimate = self._step(mic, ref)
+        # hostile input (values near 1e160) overflows squares and spectra in numpy code, which
+        # the watch turns into a reset, not a warning (compiled kernels never warn)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            echo_estimate = self._step(mic, ref)
         out = np.empty(self.frame_size)
         if watch_frame(mic, echo_estimate, out, self._watch, *self._watch_settings):
             return out, echo_estimate, self._residual_power()

@@ -235,7 +235,8 @@ class DelayTracker:
         mic, ref = oldest_first.reshape(2, -1)
         if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
             return
-        lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
+        with np.errstate(over="ignore", invalid="ignore"):  # hostile input: no estimate, not a warning
+            lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
         if confidence < CONFIDENCE:  # lock lost: search again at the short period
             self._candidate = None
             self._period = self._search_period
