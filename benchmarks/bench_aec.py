@@ -36,6 +36,10 @@ Metrics, per scene, from the scene timeline:
   Speex's output matches a 60 Hz 2nd-order high-pass of its input to 33 dB,
   yet its SNR is only about 10 dB, from the filter's phase shift. SI-SNR and
   SNR count that as damage, SDR does not;
+* ``worst frame ms`` — the longest time one ``process`` call took (a real-time
+  audio callback must always finish within the frame, 10 ms here): echoless
+  with ``delay="auto"`` spends a few ms on the frame that re-estimates the
+  delay;
 * ``RTF`` — real-time factor, audio seconds per processing second, one core,
   in steady state: each canceller first processes 1 s of noise, so that
   echoless's compiled kernels are loaded (or, on a fresh machine, compiled)
@@ -137,15 +141,19 @@ def contenders() -> tuple[dict[str, Callable[[], object]], list[str]]:
     return makers, missing
 
 
-def run(canceller, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, float]:
-    """Stream whole frames through ``canceller``; return the output and the processing seconds."""
+def run(canceller, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Stream whole frames through ``canceller``; return the output, the processing seconds
+    and the longest time one frame took (seconds)."""
     size = getattr(canceller, "frame_size", FRAME)
     n = len(mic) // size * size
     out = np.zeros(len(mic))
-    start = time.perf_counter()
-    for i in range(0, n, size):
+    times = np.empty(n // size)
+    clock = time.perf_counter
+    for frame, i in enumerate(range(0, n, size)):
+        start = clock()
         out[i : i + size] = canceller.process(mic[i : i + size], ref[i : i + size])
-    return out, time.perf_counter() - start
+        times[frame] = clock() - start
+    return out, float(times.sum()), float(times.max())
 
 
 def latency(out: np.ndarray, near_end: np.ndarray) -> int:
@@ -202,18 +210,19 @@ def main() -> None:
         print(f"> peer {note}")
     noise = 0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE)
     for name, make in makers.items():
-        _, seconds = run(make(), noise, noise)
+        _, seconds, _ = run(make(), noise, noise)
         print(f"warm-up {name}: first second of audio took {seconds:.2f} s", flush=True)
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in makers}
     for seed, (scene_name, options) in enumerate(scenes.items()):
         scene = make_scene(duration, seed=seed, sample_rate=SAMPLE_RATE, **options)
         for name, make in makers.items():
-            out, seconds = run(make(), scene.mic, scene.ref)
+            out, seconds, worst = run(make(), scene.mic, scene.ref)
             metrics = score(scene, out)
             metrics["RTF"] = len(scene.mic) / SAMPLE_RATE / seconds
+            metrics["worst frame ms"] = 1000.0 * worst
             results[name][scene_name] = metrics
         print(f"scene {scene_name!r} done", flush=True)
-    columns = ["ERLE", "ERLE last 3 s", "DT SI-SNR", "NE SNR", "DT SDR", "NE SDR", "RTF", "latency ms"]
+    columns = ["ERLE", "ERLE last 3 s", "DT SI-SNR", "NE SNR", "DT SDR", "NE SDR", "RTF", "worst frame ms", "latency ms"]
     medians = {
         name: {c: float(np.median([m[c] for m in per_scene.values()])) for c in columns}
         for name, per_scene in results.items()
