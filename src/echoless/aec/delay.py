@@ -23,6 +23,8 @@ confident estimates agree; :class:`DelayLine` applies the delay.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import fft
@@ -56,8 +58,7 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tup
     """
     window = min(window, len(mic))
     max_lag = min(max_lag, window - 1)
-    # window + max_lag points hold every lag up to max_lag without circular wrap
-    n_fft = fft.next_fast_len(window + max_lag, real=True)
+    n_fft = gcc_size(window, max_lag)
     hop = max(1, window // 2)
     starts = range(0, max(1, len(mic) - window + 1), hop)
     cross = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
@@ -65,6 +66,20 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tup
         mic_spectrum = fft.rfft(mic[start : start + window], n_fft)
         mic_spectrum *= np.conj(fft.rfft(ref[start : start + window], n_fft))
         cross += mic_spectrum
+    return phat_peak(cross, max_lag, n_fft)
+
+
+def gcc_size(window: int, max_lag: int) -> int:
+    """FFT size for GCC-PHAT: ``window + max_lag`` points (rounded up to a fast size)
+    hold every lag up to ``max_lag`` without circular wrap."""
+    return fft.next_fast_len(window + max_lag, real=True)
+
+
+def phat_peak(cross: np.ndarray, max_lag: int, n_fft: int) -> tuple[int, float]:
+    """Lag and confidence of the GCC-PHAT peak of a cross-spectrum ``Y S^*`` (``n_fft // 2 + 1`` bins).
+
+    ``cross`` is overwritten. See :func:`gcc_phat` for the returned values.
+    """
     magnitude = np.abs(cross)
     peak = magnitude.max()
     if peak == 0.0:
@@ -179,8 +194,9 @@ class DelayTracker:
     canceller's filter is shifted by the change so it stays aligned. Once
     locked, a change of the bulk delay is followed within ``9 * interval``
     (the next check sees it, the one after confirms it). A check costs
-    three FFTs of about ``history + max_delay`` seconds (~3 ms with the
-    defaults on a 2-core VM): ~4 us per 10 ms frame, averaged, once locked.
+    three FFTs of about ``history + max_delay`` seconds (~2-3 ms with the
+    defaults on a 2-core VM; ~4 us per 10 ms frame, averaged, once locked),
+    done one per frame over three frames so that no frame pays for all three.
 
     Parameters
     ----------
@@ -211,6 +227,7 @@ class DelayTracker:
         self._locked_period = 8 * self._search_period
         self._period = self._countdown = self._search_period
         self._candidate: int | None = None
+        self._estimate: Iterator[None] | None = None  # the estimate in progress, if any
 
     @property
     def delay(self) -> int:
@@ -224,19 +241,39 @@ class DelayTracker:
         frames[1, self._row] = ref
         self._row = (self._row + 1) % frames.shape[1]
         self._filled = min(frames.shape[1], self._filled + 1)
+        if self._estimate is not None:  # an estimate in progress: its next step
+            next(self._estimate, None)
         self._countdown -= 1
         if self._countdown == 0:
             self._countdown = self._period
-            self._update(canceller)
+            self._estimate = self._estimation(canceller)
+            next(self._estimate, None)
         return self._line.process(ref)
 
-    def _update(self, canceller) -> None:
+    def _estimation(self, canceller) -> Iterator[None]:
+        """One delay estimate, spread over three frames (one long FFT each), so that no single
+        frame pays for all three (a real-time callback must fit in its frame)."""
         oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
         mic, ref = oldest_first.reshape(2, -1)
         if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
+            self._estimate = None
             return
-        with np.errstate(over="ignore", invalid="ignore"):  # hostile input: no estimate, not a warning
-            lag, confidence = gcc_phat(mic, ref, self.max_lag, len(ref))
+        max_lag = min(self.max_lag, len(ref) - 1)
+        n_fft = gcc_size(len(ref), max_lag)
+        # hostile input overflows here: no estimate, not a warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            cross = fft.rfft(mic, n_fft)
+        yield
+        with np.errstate(over="ignore", invalid="ignore"):
+            cross *= np.conj(fft.rfft(ref, n_fft))
+        yield
+        with np.errstate(over="ignore", invalid="ignore"):
+            lag, confidence = phat_peak(cross, max_lag, n_fft)
+        self._estimate = None
+        self._decide(lag, confidence, canceller)
+
+    def _decide(self, lag: int, confidence: float, canceller) -> None:
+        """Act on one estimate (see the class notes)."""
         if confidence < CONFIDENCE:  # lock lost: search again at the short period
             self._candidate = None
             self._period = self._search_period
