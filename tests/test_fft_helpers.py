@@ -32,12 +32,3 @@ def test_transforms_rows_of_a_strided_view_in_place(forward, inverse):
     assert not spectra[[1, 2, 4]].any()
     back = inverse(rows, np.empty((2, 18)))
     np.testing.assert_allclose(back, frames[[0, 3]], rtol=0, atol=1e-12)
-
-
-def test_power_into_is_the_squared_magnitude_without_temporaries():
-    from echoless._fft import power_into
-
-    spectrum = np.random.default_rng(1).standard_normal((3, 9)) + 1j * np.random.default_rng(2).standard_normal((3, 9))
-    out, scratch = np.empty((3, 9)), np.empty((3, 9))
-    assert power_into(spectrum, out, scratch) is out
-    np.testing.assert_allclose(out, np.abs(spectrum) ** 2, rtol=1e-14)

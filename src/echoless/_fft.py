@@ -43,18 +43,6 @@ def _irfft_ufunc(spectrum: np.ndarray, out: np.ndarray) -> np.ndarray:
     return _ufuncs.irfft(spectrum, 1.0 / out.shape[-1], out=out)
 
 
-def power_into(spectrum: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """``|spectrum|^2`` as ``re^2 + im^2`` into ``out``, without temporaries; returns ``out``.
-
-    ``scratch`` has the shape of ``out`` and is overwritten. Faster than
-    ``np.abs(spectrum) ** 2`` (no square root) and allocation-free, for
-    per-frame code.
-    """
-    np.square(spectrum.real, out=out)
-    out += np.square(spectrum.imag, out=scratch)
-    return out
-
-
 def _ufuncs_agree() -> bool:
     if _ufuncs is None:
         return False

@@ -27,7 +27,7 @@ def test_prediction_is_overlap_save_and_the_error_spectrum_is_of_the_zero_padded
     mic = rng.standard_normal(size)
     echo, error = np.empty(size), np.empty(size)
     error_spectrum = np.empty(size + 1, dtype=complex)
-    predict_echo(spectra, weights, np.empty(size + 1, dtype=complex), mic, echo, error, error_spectrum, True)
+    predict_echo(spectra, weights, mic, echo, error, error_spectrum, True)
     want_echo = np.fft.irfft((spectra * weights).sum(axis=0), 2 * size)[size:]
     np.testing.assert_allclose(echo, want_echo, rtol=0, atol=1e-14)
     np.testing.assert_allclose(error, mic - want_echo, rtol=0, atol=1e-14)

@@ -26,22 +26,22 @@ import numpy as np
 from echoless._jit import kernel
 from echoless._validation import check_choice
 from echoless.aec.base import StreamingCanceller
-from echoless.conv.partitioned import FrequencyDomainDelayLine, partition_kernel, sum_products
+from echoless.conv.partitioned import FrequencyDomainDelayLine, filter_output, partition_kernel
 
 CONSTRAINTS = ("alternating", "full")
 
 
 @kernel
-def predict_echo(spectra, weights, filtered, mic, echo_estimate, error, error_spectrum, adapt):  # pragma: no cover
+def predict_echo(spectra, weights, mic, echo_estimate, error, error_spectrum, adapt):  # pragma: no cover - compiled
     """Overlap-save echo estimate of one frame and, when adapting, the error and its spectrum.
 
     Writes ``echo_estimate`` (B,) = last ``B`` samples of
-    ``IFFT(sum_p W_p X_p)``, using ``filtered`` (B + 1,) as scratch, and, if
-    ``adapt``, ``error`` (B,) = ``mic - echo_estimate`` and ``error_spectrum``
-    (B + 1,) = ``FFT_2B([0_B, error])``.
+    ``IFFT(sum_p W_p X_p)`` (:func:`~echoless.conv.partitioned.filter_output`)
+    and, if ``adapt``, ``error`` (B,) = ``mic - echo_estimate`` and
+    ``error_spectrum`` (B + 1,) = ``FFT_2B([0_B, error])``.
     """
     size = mic.shape[0]
-    echo_estimate[:] = np.fft.irfft(sum_products(spectra, weights, filtered), 2 * size)[size:]
+    filter_output(spectra, weights, echo_estimate)
     if adapt:
         error_window = np.zeros(2 * size)
         error_window[size:] = mic - echo_estimate
@@ -84,7 +84,6 @@ class PartitionedCanceller(StreamingCanceller):
         self.filter_length = n_partitions * size
         self._spectra = FrequencyDomainDelayLine(size, n_partitions, keep_powers=True)
         self._weights = np.zeros((n_partitions, size + 1), dtype=np.complex128)
-        self._filtered = np.empty(size + 1, dtype=np.complex128)
         self._echo_estimate = np.empty(size)
         self._error = np.empty(size)
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
@@ -103,7 +102,7 @@ class PartitionedCanceller(StreamingCanceller):
         self._spectra.push(ref)
         spectra = self._spectra.spectra
         echo_estimate, error = self._echo_estimate, self._error
-        predict_echo(spectra, self._weights, self._filtered, mic, echo_estimate, error, self._error_spectrum, self.adapt)
+        predict_echo(spectra, self._weights, mic, echo_estimate, error, self._error_spectrum, self.adapt)
         if self.adapt:
             self._update(spectra, self._error_spectrum, ref)
             constrain_rows(self._weights, self._constraint_rows())

@@ -32,6 +32,7 @@ import numpy as np
 
 from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float
+from echoless.aec._partitioned import predict_echo
 from echoless.aec.base import StreamingCanceller
 from echoless.conv.partitioned import FrequencyDomainDelayLine
 
@@ -83,8 +84,8 @@ class NLMS(StreamingCanceller):
         self._history = np.zeros(length)  # the last L reference samples, oldest first
         self._tap_spectra = np.empty((n_partitions, size + 1), dtype=np.complex128)
         self._correlation = np.empty((n_partitions, size + 1), dtype=np.complex128)
-        self._echo_window = np.empty(2 * size)
-        self._error_window = np.zeros(2 * size)
+        self._echo_estimate = np.empty(size)
+        self._error = np.empty(size)
         self._error_spectrum = np.empty(size + 1, dtype=np.complex128)
         self._lags = np.empty((n_partitions, 2 * size))
 
@@ -101,10 +102,10 @@ class NLMS(StreamingCanceller):
         # S h: partitioned convolution with the current taps
         self._partitions[:, :size] = self._tap_rows
         rfft_into(self._partitions, self._tap_spectra)
-        echo_estimate = irfft_into(self._spectra.filter_spectrum(self._tap_spectra), self._echo_window)[size:]
-        if self.adapt and self.step_size > 0:
-            np.subtract(mic, echo_estimate, out=self._error_window[size:])  # the error, where its FFT reads it
-            rfft_into(self._error_window, self._error_spectrum)
+        adapt = self.adapt and self.step_size > 0
+        echo_estimate = self._echo_estimate
+        predict_echo(spectra, self._tap_spectra, mic, echo_estimate, self._error, self._error_spectrum, adapt)
+        if adapt:
             # S^T e: first N lags of each partition's circular correlation with the error
             correlation = np.multiply(np.conj(spectra, out=self._correlation), self._error_spectrum, out=self._correlation)
             gradient = irfft_into(correlation, self._lags)[:, :size]

@@ -52,7 +52,7 @@ import numpy as np
 from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
-from echoless.conv.partitioned import sum_products
+from echoless.conv.partitioned import filter_output
 
 #: Floor of the per-bin normalisation, as a far-end power per sample (-60 dBFS): a quieter
 #: reference would turn the near end into huge, meaningless updates.
@@ -153,7 +153,6 @@ class PBFDAF(PartitionedCanceller):
             mic,
             background,
             foreground,
-            self._filtered,
             self._difference_stats,
         )
         return background if use_background else foreground
@@ -287,7 +286,7 @@ def partition_shares(weights, out):  # pragma: no cover - compiled
 
 @kernel
 def two_path_step(
-    spectra, foreground, background, mic, background_estimate, foreground_estimate, filtered, stats
+    spectra, foreground, background, mic, background_estimate, foreground_estimate, stats
 ):  # pragma: no cover - compiled
     """Two-path decision of Speex MDF (see :class:`PBFDAF`); returns True to output the background.
 
@@ -301,8 +300,7 @@ def two_path_step(
     instantaneously and smoothed over ~2 and ~6 frames (``stats``: short mean,
     short variance, long mean, long variance).
     """
-    size = mic.shape[0]
-    foreground_estimate[:] = np.fft.irfft(sum_products(spectra, foreground, filtered), 2 * size)[size:]
+    filter_output(spectra, foreground, foreground_estimate)
     fore_error = mic - foreground_estimate
     back_error = mic - background_estimate
     difference = fore_error - back_error

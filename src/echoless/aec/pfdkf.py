@@ -165,7 +165,7 @@ def kalman_frame(
     adapt = len(rows) > 0
     size = mic.shape[0]
     error = np.empty(size)
-    predict_echo(spectra, weights, np.empty(size + 1, dtype=np.complex128), mic, echo_estimate, error, error_spectrum, adapt)
+    predict_echo(spectra, weights, mic, echo_estimate, error, error_spectrum, adapt)
     if adapt:
         kalman_update(spectra, powers, error_spectrum, weights, uncertainty, noise, residual, a2, smoothing, noise_floor)
         constrain_rows(weights, rows)

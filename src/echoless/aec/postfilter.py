@@ -58,7 +58,7 @@ from __future__ import annotations
 import numpy as np
 
 from echoless._jit import kernel
-from echoless._validation import check_frame, check_positive_float, check_positive_int
+from echoless._validation import all_finite, check_frame, check_positive_float, check_positive_int
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
 #: unrelated signals upwards, which would attenuate the near end in double talk).
@@ -196,7 +196,4 @@ def suppress_frame(
     synthesis = np.fft.irfft(out_spectrum, 2 * size) * window
     result[:] = synthesis[:size] + tail
     tail[:] = synthesis[size:]
-    for value in result:
-        if not np.isfinite(value):
-            return False
-    return True
+    return all_finite(result)

@@ -61,14 +61,23 @@ def sum_products(spectra, partition_spectra, out):  # pragma: no cover - compile
 
 
 @kernel
-def filter_block(window, buffer, powers, head, block, partition_spectra, out):  # pragma: no cover - compiled
-    """:func:`push_window`, then the overlap-save output block of the partitioned filter into ``out`` (B,)."""
-    size = block.shape[0]
-    n_partitions = buffer.shape[0] // 2
-    push_window(window, block, buffer, powers, head)
-    spectrum = sum_products(buffer[head : head + n_partitions], partition_spectra, np.empty(size + 1, dtype=np.complex128))
+def filter_output(spectra, partition_spectra, out):  # pragma: no cover - compiled
+    """Overlap-save output block of a partitioned filter into ``out`` (B,); returns ``out``.
+
+    The last ``B`` samples of ``IFFT_2B(sum_p H_p X_p)``, with ``spectra``
+    :math:`X_p` and ``partition_spectra`` :math:`H_p` both (P, B + 1).
+    """
+    size = out.shape[0]
+    spectrum = sum_products(spectra, partition_spectra, np.empty(size + 1, dtype=np.complex128))
     out[:] = np.fft.irfft(spectrum, 2 * size)[size:]
     return out
+
+
+@kernel
+def filter_block(window, buffer, powers, head, block, partition_spectra, out):  # pragma: no cover - compiled
+    """:func:`push_window`, then :func:`filter_output` into ``out`` (B,)."""
+    push_window(window, block, buffer, powers, head)
+    return filter_output(buffer[head : head + buffer.shape[0] // 2], partition_spectra, out)
 
 
 class FrequencyDomainDelayLine:
@@ -98,7 +107,6 @@ class FrequencyDomainDelayLine:
         self._buffer = np.zeros((2 * self.n_partitions, self.block_size + 1), dtype=np.complex128)
         self._powers = np.zeros(self._buffer.shape if keep_powers else (0, self.block_size + 1))
         self._head = 0
-        self._filtered = np.empty(self.block_size + 1, dtype=np.complex128)
 
     def reset(self) -> None:
         """Forget all past input."""
@@ -141,7 +149,8 @@ class FrequencyDomainDelayLine:
         ----------
         block : numpy.ndarray, shape (B,)
         partition_spectra : numpy.ndarray, shape (P, B + 1), complex
-            As for :meth:`filter_spectrum`.
+            Filter partition spectra ``H_p`` (:func:`partition_kernel`), row
+            ``p`` meeting the input window ``p`` blocks old.
 
         Returns
         -------
@@ -149,23 +158,6 @@ class FrequencyDomainDelayLine:
             The last ``B`` samples of ``IFFT(sum_p H_p X_p)`` (overlap-save), a new array.
         """
         return filter_block(*self.advance(), block, partition_spectra, np.empty(len(block)))
-
-    def filter_spectrum(self, partition_spectra: np.ndarray) -> np.ndarray:
-        """Spectrum of the current output window of a partitioned filter: ``sum_p H_p X_p``.
-
-        Parameters
-        ----------
-        partition_spectra : numpy.ndarray, shape (P, B + 1), complex
-            Filter partition spectra ``H_p`` (:func:`partition_kernel`), row
-            ``p`` meeting the input window ``p`` blocks old.
-
-        Returns
-        -------
-        numpy.ndarray, shape (B + 1,), complex
-            The last ``B`` samples of its inverse FFT (size ``2B``) are the
-            output block (overlap-save). The array is reused by the next call.
-        """
-        return sum_products(self.spectra, partition_spectra, self._filtered)
 
     @property
     def spectra(self) -> np.ndarray:
