@@ -42,7 +42,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from echoless._jit import kernel
-from echoless._validation import as_signal, check_delay, check_frame, check_positive_float, check_positive_int
+from echoless._frames import check_frame
+from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0

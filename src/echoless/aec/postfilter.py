@@ -58,7 +58,8 @@ from __future__ import annotations
 import numpy as np
 
 from echoless._jit import kernel
-from echoless._validation import all_finite, check_frame, check_positive_float, check_positive_int
+from echoless._frames import all_finite, check_frame
+from echoless._validation import check_positive_float, check_positive_int
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
 #: unrelated signals upwards, which would attenuate the near end in double talk).

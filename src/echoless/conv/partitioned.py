@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from echoless._jit import kernel
-from echoless._validation import as_signal, check_frame, check_positive_int
+from echoless._frames import check_frame
+from echoless._validation import as_signal, check_positive_int
 
 
 @kernel
