@@ -7,8 +7,9 @@ torch versions (:mod:`echoless.conv.torch_conv`, imported on first use) show
 :class:`PartitionedConvolver` (streaming, one block at a time).
 """
 
+import importlib
+
 from echoless.conv.fast import choose_conv_method, convolve, convolve_partitioned, estimate_costs
-from echoless.conv.partitioned import PartitionedConvolver
 from echoless.conv.teaching import (
     convolve_by_definition,
     convolve_dot_product,
@@ -17,16 +18,20 @@ from echoless.conv.teaching import (
     convolve_rfft,
 )
 
-_TORCH_FUNCTIONS = ("convolve_pt", "stft_domain_convolution")
+# imported on first use: torch (about 2 s) and numba (about 0.5 s, for the compiled streaming
+# kernel) are costs only their users should pay
+_LAZY = {
+    "PartitionedConvolver": "partitioned",
+    "convolve_pt": "torch_conv",
+    "stft_domain_convolution": "torch_conv",
+}
 
 
 def __getattr__(name: str):
-    # torch is imported only when a torch function is first used.
-    if name in _TORCH_FUNCTIONS:
-        from echoless.conv import torch_conv
-
-        return getattr(torch_conv, name)
-    raise AttributeError(f"module 'echoless.conv' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'echoless.conv' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"echoless.conv.{module}"), name)
 
 
 __all__ = [
@@ -40,5 +45,6 @@ __all__ = [
     "convolve_partitioned",
     "convolve_rfft",
     "estimate_costs",
-    *_TORCH_FUNCTIONS,
+    "convolve_pt",
+    "stft_domain_convolution",
 ]
