@@ -207,7 +207,7 @@ def offline_cancellers(numbers: dict) -> None:
     """
     from echoless.aec import fit_spectral_lms, fit_spectral_ls, fit_waveform_lms, fit_waveform_ls
     from echoless.data import default_dataset
-    from echoless.evaluation import cancel_echo
+    from echoless.aec import cancel
     from echoless.metrics import erle, mse, snr
     from echoless.plots import plot_spectrograms
 
@@ -317,7 +317,7 @@ def offline_cancellers(numbers: dict) -> None:
         "TF LS": mic - spectral_ls.apply(ref),
         "waveform LMS": mic - runs["waveform"][0].apply(ref),
         "TF LMS": mic - runs["spectral"][0].apply(ref),
-        "PBFDAF (streaming)": cancel_echo(mic, ref, "pbfdaf", sample_rate, filter_ms=250).near_end_estimate,
+        "PBFDAF (streaming)": cancel(mic, ref, "pbfdaf", sample_rate, filter_ms=250, delay=0, postfilter=0),
     }
     far = _segments(timeline, "far_end_single_talk", sample_rate)[: len(mic)]
     double = _segments(timeline, "double_talk", sample_rate)[: len(mic)]

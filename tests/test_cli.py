@@ -71,7 +71,7 @@ def test_cancel_streaming_writes_the_near_end_and_prints_erle_and_speed(recordin
 def test_cancel_offline_least_squares_with_echo_out(recording, tmp_path, capsys):
     mic_path, ref_path = recording
     near_path, echo_path = tmp_path / "near.wav", tmp_path / "echo.wav"
-    args = ["cancel", str(mic_path), str(ref_path), "-o", str(near_path), "--method", "waveform-ls",
+    args = ["cancel", str(mic_path), str(ref_path), "-o", str(near_path), "--method", "waveform_ls",
             "--filter-ms", "10", "--echo-out", str(echo_path), "--float"]
     assert main(args) == 0
     mic = read_audio(mic_path)
@@ -90,7 +90,7 @@ def test_cancel_offline_least_squares_with_echo_out(recording, tmp_path, capsys)
         (lambda tmp: (write_audio(tmp / "short.wav", np.zeros(100), SAMPLE_RATE), None), "same length"),
         (lambda tmp: (write_audio(tmp / "rate.wav", np.zeros(8000), 8000), None), "8000"),
         (lambda tmp: (_stereo(tmp / "stereo.wav"), None), "channel"),
-        (lambda tmp: (None, ["--postfilter", "1", "--method", "waveform-ls"]), "streaming"),
+        (lambda tmp: (None, ["--postfilter", "1", "--method", "waveform_ls"]), "streaming"),
         (lambda tmp: (None, ["--filter-ms", "-3"]), "filter_ms"),
     ],
 )
@@ -123,7 +123,7 @@ def test_cancel_refuses_colliding_paths_before_any_work(recording, tmp_path, cap
 def test_cancel_filter_longer_than_the_recording_is_one_line(recording, tmp_path, capsys):
     mic_path, ref_path = recording
     assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / "o.wav"), "--filter-ms", "1e9"]) == 2
-    assert "filter_ms" in _one_line_error(capsys)
+    assert "s of echo path" in _one_line_error(capsys)
 
 
 def test_cancel_channel_picks_one_channel_of_a_stereo_mic(recording, tmp_path, capsys):
@@ -131,8 +131,30 @@ def test_cancel_channel_picks_one_channel_of_a_stereo_mic(recording, tmp_path, c
     mic, rate = soundfile.read(str(mic_path))
     stereo = tmp_path / "stereo.wav"
     soundfile.write(str(stereo), np.stack([mic, np.zeros_like(mic)], axis=1), rate)
-    assert main(["cancel", str(stereo), str(ref_path), "-o", str(tmp_path / "o.wav"), "--channel", "0"]) == 0
+    assert main(["cancel", str(stereo), str(ref_path), "-o", str(tmp_path / "o.wav"), "--mic-channel", "0"]) == 0
     assert (tmp_path / "o.wav").exists()
+
+
+def test_cancel_each_input_has_its_own_channel(recording, tmp_path, capsys):
+    """A mono microphone with a stereo reference: --ref-channel picks the reference's channel only."""
+    mic_path, ref_path = recording
+    ref, rate = soundfile.read(str(ref_path))
+    stereo_ref = tmp_path / "stereo_ref.wav"
+    soundfile.write(str(stereo_ref), np.stack([np.zeros_like(ref), ref], axis=1), rate, subtype="FLOAT")
+    mono_out, stereo_out = tmp_path / "mono.wav", tmp_path / "stereo.wav"
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(mono_out), "--float"]) == 0
+    assert main(["cancel", str(mic_path), str(stereo_ref), "-o", str(stereo_out), "--ref-channel", "1", "--float"]) == 0
+    np.testing.assert_array_equal(read_audio(stereo_out), read_audio(mono_out))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".txt", ""])
+def test_cancel_refuses_an_unwritable_output_format_before_processing(recording, tmp_path, capsys, monkeypatch, suffix):
+    import echoless.evaluation
+
+    mic_path, ref_path = recording
+    monkeypatch.setattr(echoless.evaluation, "cancel", lambda *a, **k: pytest.fail("processed before refusing"))
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / f"o{suffix}")]) == 2
+    assert "unknown audio format" in _one_line_error(capsys)
 
 
 def _stereo(path):
@@ -157,15 +179,15 @@ def test_eval_prints_a_table_and_writes_csv_and_markdown(tmp_path, capsys):
         example = EchoExample(mic=echo + near, ref=ref, sample_rate=SAMPLE_RATE, near_end=near, name=f"scene{seed}")
         save_scene(example, tmp_path / "scenes" / f"scene{seed}")
     stem = tmp_path / "results" / "table"
-    args = ["eval", str(tmp_path / "scenes"), "--methods", "nlms,waveform-ls", "--filter-ms", "10", "-o", str(stem)]
+    args = ["eval", str(tmp_path / "scenes"), "--methods", "nlms,waveform_ls", "--filter-ms", "10", "-o", str(stem)]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("| example | method |")
     with (stem.with_suffix(".csv")).open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [(row["method"]) for row in rows] == ["nlms", "waveform-ls"] * 2
+    assert [(row["method"]) for row in rows] == ["nlms", "waveform_ls"] * 2
     # the exact least-squares fit recovers the 4 ms echo path; the streaming one adapts from zero (finite numbers)
-    assert all(float(row["snr_near_db"]) > 10 for row in rows if row["method"] == "waveform-ls")
+    assert all(float(row["snr_near_db"]) > 10 for row in rows if row["method"] == "waveform_ls")
     assert all(np.isfinite(float(row["erle_db"])) and float(row["real_time_factor"]) > 0 for row in rows)
     assert stem.with_suffix(".md").read_text() in out
 
@@ -212,7 +234,7 @@ def test_eval_reads_an_aec_challenge_folder(tmp_path, capsys):
                                   ("echo_signal", "echo", echo), ("nearend_speech", "nearend_speech", near)):
             write_audio(root / folder / f"{prefix}_fileid_{file_id}.wav", x, SAMPLE_RATE, subtype="FLOAT")
     stem = tmp_path / "table"
-    assert main(["eval", str(root), "--methods", "waveform-ls", "--filter-ms", "10", "-o", str(stem)]) == 0
+    assert main(["eval", str(root), "--methods", "waveform_ls", "--filter-ms", "10", "-o", str(stem)]) == 0
     with stem.with_suffix(".csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["example"] for row in rows] == ["fileid_3", "fileid_7"]

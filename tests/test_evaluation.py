@@ -5,7 +5,8 @@ import csv
 import numpy as np
 import pytest
 
-from echoless.evaluation import METHODS, cancel_echo, format_markdown, write_tables
+from echoless.aec.methods import METHODS
+from echoless.evaluation import format_markdown, timed_cancel as cancel_echo, write_tables
 
 
 def _pair(n=8000, seed=0):
@@ -18,7 +19,8 @@ def _pair(n=8000, seed=0):
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_returns_a_near_end_estimate_of_the_input_length(method):
     mic, ref = _pair()
-    result = cancel_echo(mic, ref, method, filter_ms=2.0, n_steps=3)
+    options = {"filter_ms": 2.0} if METHODS[method].streaming else {"filter_ms": 2.0, "n_steps": 3}
+    result = cancel_echo(mic, ref, method, **options)
     assert result.near_end_estimate.shape == mic.shape
     np.testing.assert_allclose(result.near_end_estimate + result.echo_estimate, mic, atol=1e-12)
     assert result.seconds > 0 and result.real_time_factor > 0
@@ -26,7 +28,7 @@ def test_every_method_returns_a_near_end_estimate_of_the_input_length(method):
 
 def test_least_squares_removes_a_noise_free_echo():
     mic, ref = _pair()
-    result = cancel_echo(mic, ref, "waveform-ls", filter_ms=1.0)  # 16 taps >= the 4-tap path
+    result = cancel_echo(mic, ref, "waveform_ls", filter_ms=1.0)  # 16 taps >= the 4-tap path
     assert np.sum(result.near_end_estimate**2) < 1e-16 * np.sum(mic**2)
 
 
@@ -34,8 +36,8 @@ def test_least_squares_removes_a_noise_free_echo():
     ("options", "match"),
     [
         ({"method": "speex"}, "unknown method"),
-        ({"method": "waveform-ls", "delay": "auto"}, "streaming"),
-        ({"method": "spectral-ls", "postfilter": 1.0}, "streaming"),
+        ({"method": "waveform_ls", "delay": "auto"}, "streaming"),
+        ({"method": "spectral_ls", "postfilter": 1.0}, "streaming"),
         ({"delay": -1}, "delay"),
         ({"filter_ms": 0.0}, "filter_ms"),
         ({"n_steps": 0}, "n_steps"),

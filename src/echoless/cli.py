@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import echoless
 from echoless.demo import DEMO_STEPS
-from echoless.evaluation import METHODS, STREAMING_METHODS
+from echoless.aec.methods import DEFAULT_METHOD, METHODS, OFFLINE_METHODS, STREAMING_METHODS
 
 EXIT_BAD_INPUT = 2
 
@@ -29,21 +29,26 @@ estimates the echo path and writes MIC minus the estimated echo: the near end.
 EXAMPLES = """\
 examples:
   echoless cancel mic.wav ref.wav -o near.wav
-      streaming PBFDAF canceller, 250 ms echo path; prints ERLE and speed
-  echoless cancel mic.wav ref.wav -o near.wav --method pfdkf --delay auto --postfilter 1
-      Kalman canceller, bulk delay found by GCC-PHAT, residual-echo suppression on
-  echoless cancel mic.wav ref.wav -o near.wav --method waveform-ls --echo-out echo.wav
+      the recommended pipeline: streaming Kalman canceller (pfdkf), input
+      high-pass, bulk delay found by GCC-PHAT, residual-echo suppressor;
+      prints ERLE where the far end talks alone, and speed
+  echoless cancel mic.wav ref.wav -o near.wav --postfilter 0 --delay 0
+      the linear canceller alone, no delay search
+  echoless cancel mic.wav stereo_ref.wav -o near.wav --ref-channel 0
+      mono microphone, first channel of a stereo reference
+  echoless cancel mic.wav ref.wav -o near.wav --method waveform_ls --echo-out echo.wav
       exact least-squares echo path fitted on the whole file; also writes the echo
-  echoless eval scenes/ --methods pbfdaf,nlms
+  echoless eval scenes/ --methods pfdkf,pbfdaf,nlms
       metrics of several methods on saved scene folders (table + CSV + markdown)
   echoless demo --out out
       every method of the assignment on the built-in data, figures, report.html
   echoless report out
       rebuild out/report.html from the results in out/
 
-methods: streaming pbfdaf (default), pfdkf, nlms (frame by frame, real time);
-offline waveform-ls, spectral-ls (exact least squares), waveform-lms,
-spectral-lms (the seed's gradient descent in PyTorch, slow).
+methods: streaming pfdkf (default), pbfdaf, nlms (frame by frame, real time);
+offline waveform_ls, spectral_ls (exact least squares), waveform_lms,
+spectral_lms_spectral, spectral_lms_waveform (the seed's gradient descent in
+PyTorch, slow).
 """
 
 
@@ -68,14 +73,17 @@ def _method_list(text: str) -> list[str]:
 
 
 def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--filter-ms", type=float, default=250.0, metavar="MS",
-                        help="echo-path length to model, in ms (default: %(default)s)")
-    parser.add_argument("--delay", type=_delay, default=0.0, metavar="auto|MS",
-                        help="bulk delay of the reference: 'auto' (GCC-PHAT) or milliseconds; streaming methods only (default: 0)")
-    parser.add_argument("--postfilter", type=float, default=0.0, metavar="STRENGTH",
-                        help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; streaming methods only (default: 0)")
-    parser.add_argument("--steps", type=int, default=300, metavar="N",
-                        help="Adam steps of the gradient-descent methods waveform-lms, spectral-lms (default: %(default)s)")
+    # None = the library's default, so the CLI and echoless.aec.cancel() run the same pipeline
+    parser.add_argument("--filter-ms", type=float, metavar="MS",
+                        help="echo-path length to model, in ms (default: 250)")
+    parser.add_argument("--delay", type=_delay, metavar="auto|MS",
+                        help="bulk delay of the reference: 'auto' (GCC-PHAT search) or milliseconds; "
+                        "streaming methods only (default: auto)")
+    parser.add_argument("--postfilter", type=float, metavar="STRENGTH",
+                        help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; "
+                        "streaming methods only (default: the canceller's, 1)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="Adam steps of the gradient-descent methods waveform_lms, spectral_lms_* (default: 300)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,12 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("mic", type=pathlib.Path, metavar="MIC", help="microphone recording (echo + near end), WAV/FLAC")
     cancel.add_argument("ref", type=pathlib.Path, metavar="REF", help="far-end reference played by the loudspeaker")
     cancel.add_argument("-o", "--out", type=pathlib.Path, required=True, help="where to write the near-end estimate")
-    cancel.add_argument("--method", choices=METHODS, default="pbfdaf", help="canceller (default: %(default)s)")
+    cancel.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help="canceller (default: %(default)s)")
     cancel.add_argument("--echo-out", type=pathlib.Path, metavar="PATH", help="also write the echo estimate MIC - OUT here")
     cancel.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="expected sample rate (default: %(default)s)")
     cancel.add_argument("--resample", action="store_true", help="resample inputs at another rate instead of refusing them")
-    cancel.add_argument("--channel", type=int, metavar="N",
-                        help="channel to take from multichannel inputs (default: inputs must be mono)")
+    cancel.add_argument("--mic-channel", type=int, metavar="N",
+                        help="channel (from 0) to take from a multichannel MIC (default: MIC must be mono)")
+    cancel.add_argument("--ref-channel", type=int, metavar="N",
+                        help="channel (from 0) to take from a multichannel REF (default: REF must be mono)")
     cancel.add_argument("--float", action="store_true", dest="float_output",
                         help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
     _add_canceller_options(cancel)
@@ -144,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace, sample_rate: int) -> dict:
-    delay = args.delay if args.delay == "auto" else round(args.delay * sample_rate / 1000.0)
-    return {"filter_ms": args.filter_ms, "delay": delay, "postfilter": args.postfilter, "n_steps": args.steps}
+    """The canceller options given on the command line (the others keep the library's defaults)."""
+    options = {"filter_ms": args.filter_ms, "postfilter": args.postfilter, "n_steps": args.steps}
+    if args.delay is not None:
+        options["delay"] = args.delay if args.delay == "auto" else round(args.delay * sample_rate / 1000.0)
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _check_distinct_paths(args: argparse.Namespace) -> None:
@@ -162,23 +175,32 @@ def _check_distinct_paths(args: argparse.Namespace) -> None:
 
 
 def _run_cancel(args: argparse.Namespace) -> None:
-    from echoless.evaluation import cancel_echo
-    from echoless.io import read_audio, write_audio
-    from echoless.metrics import erle
+    from echoless.evaluation import timed_cancel
+    from echoless.io import check_output_format, read_audio, write_audio
+    from echoless.talk import far_end_erle
 
     _check_distinct_paths(args)
-    mic = read_audio(args.mic, args.sample_rate, resample=args.resample, channel=args.channel)
-    ref = read_audio(args.ref, args.sample_rate, resample=args.resample, channel=args.channel)
+    subtype = "FLOAT" if args.float_output else "PCM_16"
+    for path in (args.out, args.echo_out):  # refuse an unwritable output before the work, not after
+        if path is not None:
+            check_output_format(path, subtype)
+    mic = read_audio(args.mic, args.sample_rate, resample=args.resample, channel=args.mic_channel)
+    ref = read_audio(args.ref, args.sample_rate, resample=args.resample, channel=args.ref_channel)
     if len(mic) != len(ref):
         raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
-    result = cancel_echo(mic, ref, args.method, args.sample_rate, progress=True, **_options(args, args.sample_rate))
-    subtype = "FLOAT" if args.float_output else "PCM_16"
+    options = _options(args, args.sample_rate)
+    if args.method in OFFLINE_METHODS:
+        options["progress"] = True
+    result = timed_cancel(mic, ref, args.method, args.sample_rate, **options)
     write_audio(args.out, result.near_end_estimate, args.sample_rate, subtype=subtype)
     if args.echo_out is not None:
         write_audio(args.echo_out, result.echo_estimate, args.sample_rate, subtype=subtype)
-    duration = len(mic) / args.sample_rate
-    print(f"{args.method}: ERLE {erle(mic, result.near_end_estimate):.2f} dB over {duration:.2f} s of audio "
-          f"(mic energy / output energy; counts echo only where the near end is silent)")
+    measured = far_end_erle(mic, result.near_end_estimate, ref, args.sample_rate)
+    if measured.seconds > 0:
+        print(f"{args.method}: ERLE {measured.erle_db:.2f} dB where the far end talks alone "
+              f"({measured.seconds:.1f} of {len(mic) / args.sample_rate:.1f} s, detected from REF and MIC)")
+    else:
+        print(f"{args.method}: ERLE not measured: no stretch where the far end talks alone was found")
     print(f"time {result.seconds:.3f} s, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
 

@@ -17,7 +17,8 @@ import pathlib
 from collections.abc import Sequence
 
 from echoless._validation import check_positive_int
-from echoless.evaluation import STREAMING_METHODS, cancel_echo
+from echoless.aec.methods import STREAMING_METHODS
+from echoless.evaluation import timed_cancel
 
 # Adam steps per gradient-descent fit. Measured: the whole demo (2 x 20 s of
 # audio, 5 offline methods + PBFDAF, report) took 2 min 5 s on a shared 2-core
@@ -75,7 +76,7 @@ def run_demo(
         if timeline:
             write_json(out / f"timeline_{data}.json", timeline)
         for method in streaming:
-            result = cancel_echo(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
+            result = timed_cancel(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
             metrics = save_run(
                 out / f"{method}_{data}", example.mic, example.ref, result.near_end_estimate,
                 example.sample_rate, result.seconds, example.echo, example.near_end,

@@ -1,19 +1,8 @@
-"""Run any echo canceller by name on whole signals, and tabulate its metrics.
+"""Run echo cancellers on examples and tabulate their metrics.
 
-One entry point for every method, offline or streaming, so the command line,
-the demo and the benchmarks run them the same way:
-
-* streaming (:func:`echoless.aec.cancel`): ``pbfdaf``, ``pfdkf``, ``nlms``;
-* offline, fitted on the whole file (:mod:`echoless.aec`): ``waveform-ls``
-  and ``spectral-ls`` (exact least squares), ``waveform-lms`` and
-  ``spectral-lms`` (the seed's gradient descent, Adam).
-
-The echo-path length is given once, in milliseconds (``filter_ms``). Offline
-time-frequency methods fit ``ceil(filter_ms * sample_rate / 1000 / hop_length)``
-STFT frames of kernel (hop 512, ``n_fft`` 2048 as in the seed), which covers at
-least the same time span.
-
-:func:`evaluate` runs a list of methods on a list of
+:func:`timed_cancel` runs any method of the one registry
+(:data:`echoless.aec.METHODS`, through :func:`echoless.aec.cancel`) and
+times it; :func:`evaluate` runs a list of methods on a list of
 :class:`echoless.data.EchoExample` and returns one row per (example, method)
 with :func:`echoless.metrics.oracle_metrics`, the processing time and the
 real-time factor (seconds of audio per second of processing).
@@ -22,7 +11,6 @@ real-time factor (seconds of audio per second of processing).
 from __future__ import annotations
 
 import csv
-import math
 import pathlib
 import time
 from collections.abc import Iterable, Sequence
@@ -32,27 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
-from echoless._validation import (
-    as_signal,
-    check_choice,
-    check_delay,
-    check_positive_float,
-    check_positive_int,
-    check_same_length,
-)
+from echoless.aec.methods import DEFAULT_METHOD, STREAMING_METHODS, cancel, check_method, options_for
 from echoless.metrics import oracle_metrics
-
-STREAMING_METHODS = ("pbfdaf", "pfdkf", "nlms")
-OFFLINE_METHODS = ("waveform-ls", "spectral-ls", "waveform-lms", "spectral-lms")
-METHODS = STREAMING_METHODS + OFFLINE_METHODS
-
-# the seed's STFT for the time-frequency methods
-TF_N_FFT, TF_HOP_LENGTH = 2048, 512
-# command-line name -> run_seed_experiment's name (spectral-lms: the seed's spectral loss)
-_EXPERIMENT_NAMES = {
-    "waveform-ls": "waveform_ls", "spectral-ls": "spectral_ls",
-    "waveform-lms": "waveform_lms", "spectral-lms": "spectral_lms_spectral",
-}
 
 
 @dataclass
@@ -77,84 +46,24 @@ class Cancellation:
     real_time_factor: float
 
 
-def cancel_echo(
-    mic: ArrayLike,
-    ref: ArrayLike,
-    method: str = "pbfdaf",
-    sample_rate: int = 16000,
-    *,
-    filter_ms: float = 250.0,
-    delay: int | str = 0,
-    postfilter: float = 0.0,
-    n_steps: int = 300,
-    progress: bool = False,
+def timed_cancel(
+    mic: ArrayLike, ref: ArrayLike, method: str = DEFAULT_METHOD, sample_rate: int = 16000, **options
 ) -> Cancellation:
-    """Remove the echo of ``ref`` from ``mic`` with the method called ``method``.
+    """:func:`echoless.aec.cancel`, timed.
 
-    Parameters
-    ----------
-    mic, ref : array_like, shape (T,)
-        Microphone and far-end reference, same length, at ``sample_rate``.
-    method : str
-        One of :data:`METHODS`.
-    sample_rate : int
-        Sampling rate in Hz.
-    filter_ms : float
-        Echo-path length to model, in milliseconds.
-    delay : int or "auto"
-        Bulk delay of the reference in samples, or ``"auto"`` (GCC-PHAT);
-        streaming methods only.
-    postfilter : float
-        Residual-echo suppressor strength, 0 = off; streaming methods only.
-    n_steps : int
-        Adam steps of the gradient-descent methods (``*-lms``).
-    progress : bool
-        Show a progress bar during gradient descent.
+    Parameters and errors are those of :func:`echoless.aec.cancel`. Imports
+    (torch for the offline methods) happen before the clock starts.
 
     Returns
     -------
     Cancellation
     """
-    mic = as_signal(mic, "mic")
-    ref = as_signal(ref, "ref")
-    check_same_length(mic, ref, "mic", "ref")
-    check_choice(method, "method", METHODS)
-    sample_rate = check_positive_int(sample_rate, "sample_rate")
-    filter_ms = check_positive_float(filter_ms, "filter_ms")
-    delay = check_delay(delay)
-    postfilter = check_positive_float(postfilter, "postfilter", allow_zero=True)
-    n_steps = check_positive_int(n_steps, "n_steps")
-    if method in OFFLINE_METHODS and (delay != 0 or postfilter != 0.0):
-        raise ValueError(f"delay and postfilter apply to streaming methods {STREAMING_METHODS}, not to {method!r}")
-    filter_samples = max(1, round(filter_ms * sample_rate / 1000.0))
-    if filter_samples > len(mic):
-        raise ValueError(
-            f"filter_ms={filter_ms:g} ms is {filter_samples} samples, longer than the {len(mic)}-sample recording"
-        )
-
-    # imports happen before the clock starts (torch takes seconds, once); only offline fits need torch
-    if method in STREAMING_METHODS:
-        from echoless.aec import cancel
-
-        def run() -> np.ndarray:
-            return cancel(mic, ref, method=method, sample_rate=sample_rate,
-                          filter_ms=filter_ms, delay=delay, postfilter=postfilter)
-    else:
-        from echoless.experiment import fit_method
-
-        options = {
-            "sample_rate": sample_rate, "n_steps": n_steps, "lr": 1e-2, "progress": progress, "ridge": 0.0,
-            "kernel_seconds": filter_ms / 1000.0,
-            "kernel_frames": max(1, math.ceil(filter_samples / TF_HOP_LENGTH)),
-            "n_fft": TF_N_FFT, "hop_length": TF_HOP_LENGTH,
-        }
-
-        def run() -> np.ndarray:
-            return mic - fit_method(_EXPERIMENT_NAMES[method], mic, ref, **options)[2]
-
+    if not check_method(method).streaming:
+        import echoless.experiment  # noqa: F401  (torch takes seconds, once)
     start = time.perf_counter()
-    near_end_estimate = run()
+    near_end_estimate = cancel(mic, ref, method, sample_rate, **options)
     seconds = time.perf_counter() - start
+    mic = np.asarray(mic, dtype=np.float64)
     return Cancellation(
         near_end_estimate=near_end_estimate,
         echo_estimate=mic - near_end_estimate,
@@ -210,11 +119,12 @@ def evaluate(
     ----------
     examples : iterable of echoless.data.EchoExample
     methods : sequence of str
-        Names from :data:`METHODS`.
+        Names from :data:`echoless.aec.METHODS`.
     progress : bool
         Show a progress bar over (example, method) pairs.
     **options
-        Passed to :func:`cancel_echo` (``filter_ms``, ``delay``, ``postfilter``, ``n_steps``).
+        Passed to :func:`echoless.aec.cancel`, each method taking those
+        that apply to it (:func:`echoless.aec.methods.options_for`).
 
     Returns
     -------
@@ -222,7 +132,7 @@ def evaluate(
         One row per (example, method): ``example``, ``method``, ``seconds``,
         ``real_time_factor`` and the keys of :func:`echoless.metrics.oracle_metrics`.
     """
-    methods = [check_choice(method, "method", METHODS) for method in methods]
+    methods = [check_method(method).name for method in methods]
     if not methods:
         raise ValueError("methods must name at least one method")
     examples = list(examples)
@@ -232,7 +142,9 @@ def evaluate(
     with tqdm(total=len(examples) * len(methods), disable=None if progress else True, desc="evaluate") as bar:
         for index, example in enumerate(examples):
             for method in methods:
-                result = cancel_echo(example.mic, example.ref, method, example.sample_rate, **options)
+                result = timed_cancel(
+                    example.mic, example.ref, method, example.sample_rate, **options_for(method, options)
+                )
                 metrics = oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end)
                 rows.append({
                     "example": example.name or f"example_{index}",

@@ -163,6 +163,35 @@ def resample_signal(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
     return scipy.signal.resample_poly(x, target_rate // divisor, orig_rate // divisor)
 
 
+def check_output_format(path: str | os.PathLike, subtype: str = "PCM_16") -> str:
+    """The libsndfile format that ``path``'s suffix names, checked before any work is done.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output path; its suffix picks the format (``.wav``, ``.flac``, ...).
+    subtype : str
+        libsndfile subtype to be written (``"PCM_16"``, ``"FLOAT"``, ...).
+
+    Returns
+    -------
+    str
+        The format name, e.g. ``"WAV"``.
+
+    Raises
+    ------
+    ValueError
+        If the suffix names no format libsndfile can write, or the format cannot hold ``subtype``.
+    """
+    path = _as_path(path)
+    file_format = path.suffix.lstrip(".").upper()
+    if file_format not in soundfile.available_formats():
+        raise ValueError(f"unknown audio format {path.suffix!r} in {path}: use e.g. .wav or .flac")
+    if not soundfile.check_format(file_format, subtype):
+        raise ValueError(f"subtype {subtype!r} cannot be written in the {file_format} format ({path})")
+    return file_format
+
+
 def write_audio(
     path: str | os.PathLike,
     x: Any,
@@ -208,11 +237,7 @@ def write_audio(
         raise ValueError(
             f"refusing to overwrite {path}: it was read as an input in this run; write to another path"
         )
-    file_format = path.suffix.lstrip(".").upper()
-    if file_format not in soundfile.available_formats():
-        raise ValueError(f"unknown audio format {path.suffix!r} in {path}: use e.g. .wav or .flac")
-    if not soundfile.check_format(file_format, subtype):
-        raise ValueError(f"subtype {subtype!r} cannot be written in the {file_format} format")
+    file_format = check_output_format(path, subtype)
 
     peak = float(np.max(np.abs(x)))
     if subtype not in _FLOAT_SUBTYPES and peak > 1.0:

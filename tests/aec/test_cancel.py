@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from echoless.aec import PBFDAF, cancel
-from echoless.aec.streaming import METHODS
+from echoless.aec.methods import STREAMING_METHODS as METHODS
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
@@ -29,7 +29,7 @@ def test_equals_a_frame_loop_with_the_last_frame_zero_padded():
         ref_frame[: len(ref[start : start + 128])] = ref[start : start + 128]
         frames.append(canceller.process(mic_frame, ref_frame))
     expected = np.concatenate(frames)[:1000]
-    np.testing.assert_array_equal(cancel(mic, ref, frame_size=128, filter_length=256), expected)
+    np.testing.assert_array_equal(cancel(mic, ref, "pbfdaf", frame_size=128, filter_length=256), expected)
 
 
 def test_bad_arguments():
@@ -45,6 +45,7 @@ def test_bad_arguments():
 
 def test_registry_lists_the_streaming_methods():
     assert set(METHODS) >= {"nlms", "pbfdaf", "pfdkf"}
+    assert METHODS[0] == "pfdkf"
 
 
 def test_postfilter_latency_is_compensated():

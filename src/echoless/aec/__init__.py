@@ -7,7 +7,11 @@ Offline, in the time-frequency (STFT) domain
     :mod:`~echoless.aec.tf_lms` (gradient descent in PyTorch) and
     :mod:`~echoless.aec.least_squares`.
 Streaming (one protocol: ``process(mic_frame, ref_frame) -> out_frame``, ``reset()``)
-    NLMS, PBFDAF, PFDKF; :func:`cancel` runs any method over whole arrays.
+    NLMS, PBFDAF, PFDKF; :func:`make_canceller` builds one by name.
+The front door
+    :func:`cancel` runs any method of the one registry :data:`METHODS`
+    (:mod:`~echoless.aec.methods`) over whole arrays; with no options it runs
+    the recommended pipeline (PFDKF, input high-pass, delay search, suppressor).
 
 Names are imported on first use, so ``import echoless.aec`` never imports torch.
 """
@@ -35,7 +39,13 @@ _EXPORTS: dict[str, str] = {
     "PFDKF": "pfdkf",
     "estimate_delay": "delay",
     "ResidualEchoSuppressor": "postfilter",
-    "cancel": "streaming",
+    # the front door: one registry of every method (issue 11)
+    "cancel": "methods",
+    "make_canceller": "methods",
+    "METHODS": "methods",
+    "DEFAULT_METHOD": "methods",
+    "STREAMING_METHODS": "methods",
+    "OFFLINE_METHODS": "methods",
 }
 
 

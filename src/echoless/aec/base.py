@@ -47,6 +47,8 @@ from echoless._validation import as_signal, check_delay, check_positive_float, c
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
+#: Longest echo path a streaming canceller models, seconds (a larger request is a typo, not a room).
+MAX_FILTER_SECONDS = 10.0
 #: Smoothing time of the energies watched by the divergence detector, seconds.
 DIVERGENCE_SECONDS = 0.5
 #: Energy below which a frame counts as silent (float audio in [-1, 1]: about -100 dBFS).
@@ -112,6 +114,11 @@ class StreamingCanceller:
             milliseconds = DEFAULT_FILTER_MS if filter_ms is None else check_positive_float(filter_ms, "filter_ms")
             filter_length = max(1, round(milliseconds * self.sample_rate / 1000.0))
         self.filter_length = check_positive_int(filter_length, "filter_length")
+        if self.filter_length > MAX_FILTER_SECONDS * self.sample_rate:
+            raise ValueError(
+                f"filter_length={self.filter_length} taps is {self.filter_length / self.sample_rate:g} s of echo "
+                f"path, more than the {MAX_FILTER_SECONDS:g} s a streaming canceller models"
+            )
         self.adapt = bool(adapt)
         self.divergence_ratio = check_positive_float(divergence_ratio, "divergence_ratio")
         self._delay_setting = check_delay(delay)
