@@ -204,7 +204,8 @@ def _download(url: str, archive: Path, timeout: float, progress: bool, source: s
         length = response.headers.get("Content-Length")
         expected = int(length) if length else None
         received = 0
-        with tqdm(total=expected, unit="B", unit_scale=True, desc="seed data set", disable=None if progress else True) as bar:
+        bar = tqdm(total=expected, unit="B", unit_scale=True, desc="seed data set", disable=None if progress else True)
+        with bar:
             try:
                 while chunk := response.read(_CHUNK):
                     file.write(chunk)
@@ -275,7 +276,9 @@ def download_seed_dataset(
     if folder.exists():
         problem = _layout_problem(folder)
         if problem:
-            raise ValueError(f"the seed data set in {folder} is not usable: {problem}; delete the folder to download it again")
+            raise ValueError(
+                f"the seed data set in {folder} is not usable: {problem}; delete the folder to download it again"
+            )
         return folder
     if not isinstance(public_key, str) or not public_key:
         raise ValueError(f"public_key must be a share link such as {SEED_PUBLIC_KEY}, got {public_key!r}")
