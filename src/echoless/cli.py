@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "true near end / echo is known.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evaluate.add_argument("folders", nargs="+", type=pathlib.Path, metavar="DIR", help="scene or AEC-Challenge folder")
+    evaluate.add_argument("folders", nargs="+", metavar="DIR",
+                          help="scene or AEC-Challenge folder, or 'seed': the assignment's recordings, "
+                          "downloaded into the cache on first use ($ECHOLESS_DATA_DIR, else ~/.cache/echoless)")
     evaluate.add_argument("--methods", type=_method_list, default=list(STREAMING_METHODS), metavar="M1,M2",
                           help=f"comma-separated methods (default: {','.join(STREAMING_METHODS)})")
     evaluate.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("echoless_eval"), metavar="STEM",
@@ -139,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.json and a self-contained report.html.",
     )
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out"), help="results folder (default: %(default)s)")
-    demo.add_argument("--data", type=pathlib.Path, metavar="ROOT",
-                      help="use the seed's recordings ROOT/{real,synth}/ (e.g. homework_2/) instead of the built-in data")
+    demo.add_argument("--data", metavar="ROOT|seed",
+                      help="use the seed's recordings ROOT/{real,synth}/ (e.g. homework_2/) instead of the built-in data; "
+                      "'seed' downloads them into the cache on first use ($ECHOLESS_DATA_DIR, else ~/.cache/echoless)")
     demo.add_argument("--steps", type=int, default=DEMO_STEPS, metavar="N",
                       help="Adam steps of each gradient-descent fit (default: %(default)s; the seed used 1500)")
 
@@ -206,9 +209,10 @@ def _run_cancel(args: argparse.Namespace) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> None:
+    from echoless.data.seed import seed_or_path
     from echoless.evaluation import evaluate, format_markdown, load_examples, write_tables
 
-    examples = load_examples(args.folders)
+    examples = load_examples(seed_or_path(folder) for folder in args.folders)
     rates = {example.sample_rate for example in examples}
     if len(rates) != 1:
         raise ValueError(f"the examples have different sample rates {sorted(rates)}; evaluate them separately")

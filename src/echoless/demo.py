@@ -4,7 +4,8 @@
 offline method of the assignment: waveform and time-frequency LMS by gradient
 descent, and their exact least-squares optima) on the built-in ``synth`` and
 ``real`` examples (:func:`echoless.data.default_dataset`) or on the seed's
-``homework_2/`` recordings, adds the streaming cancellers for comparison
+``homework_2/`` recordings (downloaded into the cache on first use with
+``data_root="seed"``), adds the streaming cancellers for comparison
 (same results layout, rows appended to ``summary.json``), writes the scene
 timeline of each example that has one (``timeline_<data>.json``), and builds
 ``report.html``.
@@ -42,8 +43,10 @@ def run_demo(
     ----------
     out_dir : path-like
         Results folder (created if needed; see ``RESULTS_LAYOUT``).
-    data_root : path-like, optional
-        Folder holding the seed's ``homework_2/{real,synth}``; default: the
+    data_root : path-like or "seed", optional
+        Folder holding the seed's ``homework_2/{real,synth}``, or ``"seed"``:
+        the assignment's recordings, downloaded on first use into the cache
+        (:func:`echoless.data.seed.download_seed_dataset`). Default: the
         built-in data, no download.
     n_steps : int
         Adam steps of each gradient-descent fit.
@@ -58,16 +61,24 @@ def run_demo(
         The report's path.
     summary : dict
         The content of ``summary.json`` (``rows`` of method, data, seconds, metrics).
+
+    Raises
+    ------
+    ConnectionError
+        If ``data_root="seed"`` is not cached yet and the download fails.
     """
     from echoless.data import default_dataset, load_seed_dataset
-    from echoless.experiment import run_seed_experiment, save_run, write_json
-    from echoless.report import build_report
+    from echoless.data.seed import seed_or_path
 
     n_steps = check_positive_int(n_steps, "n_steps")
     unknown = [method for method in streaming if method not in STREAMING_METHODS]
     if unknown:
         raise ValueError(f"unknown streaming method(s) {unknown}: expected some of {STREAMING_METHODS}")
-    dataset = default_dataset() if data_root is None else load_seed_dataset(data_root)
+    dataset = default_dataset() if data_root is None else load_seed_dataset(seed_or_path(data_root, progress=progress))
+    # imported once the data is there, so a failed download is reported before torch loads
+    from echoless.experiment import run_seed_experiment, save_run, write_json
+    from echoless.report import build_report
+
     out = pathlib.Path(out_dir)
     summary = run_seed_experiment(dataset, out, n_steps=n_steps, kernel_seconds=KERNEL_SECONDS, progress=progress)
     for data, example in dataset.items():
