@@ -5,7 +5,7 @@ import pytest
 import scipy.signal
 
 from echoless.aec import PBFDAF
-from echoless.aec.pbfdaf import POWER_FLOOR
+from echoless.aec.pbfdaf import POWER_FLOOR_DB
 
 
 def _stream(canceller, mic, ref):
@@ -13,12 +13,12 @@ def _stream(canceller, mic, ref):
     return np.concatenate([canceller.process(mic[i : i + size], ref[i : i + size]) for i in range(0, len(mic), size)])
 
 
-def textbook_fdaf(mic, ref, block, step, regularization):
+def textbook_fdaf(mic, ref, block, step, regularizations):
     """Constrained overlap-save FDAF (Shynk 1992), one block of ``block`` taps, written out."""
     weights = np.zeros(block + 1, dtype=complex)
     previous = np.zeros(block)
     out = []
-    for start in range(0, len(mic), block):
+    for start, regularization in zip(range(0, len(mic), block), regularizations):
         current = ref[start : start + block]
         spectrum = np.fft.rfft(np.concatenate([previous, current]))
         previous = current
@@ -32,16 +32,19 @@ def textbook_fdaf(mic, ref, block, step, regularization):
 
 
 @pytest.mark.parametrize("step", [0.1, 0.7])
-def test_one_partition_equals_textbook_fdaf(step):
+def test_one_partition_equals_textbook_fdaf(step, linear, running_levels):
     rng = np.random.default_rng(0)
     block = 64
     ref = rng.standard_normal(block * 60)
     mic = scipy.signal.lfilter(rng.standard_normal(40) * np.exp(-np.arange(40) / 8), 1, ref)
     mic += 0.01 * rng.standard_normal(len(mic))
     canceller = PBFDAF(
-        frame_size=block, filter_length=block, step_size=step, adaptive_step=False, two_path=False, constraint="full"
+        frame_size=block, filter_length=block, step_size=step, adaptive_step=False, two_path=False, constraint="full",
+        **linear,
     )
-    expected = textbook_fdaf(mic, ref, block, step, 2 * block * POWER_FLOOR)
+    # regularised POWER_FLOOR_DB below the input's running level
+    regularizations = [2 * block * level * 10 ** (-POWER_FLOOR_DB / 10) for level, _ in running_levels(mic, ref, block)]
+    expected = textbook_fdaf(mic, ref, block, step, regularizations)
     np.testing.assert_allclose(_stream(canceller, mic, ref), expected, rtol=0, atol=1e-10)
 
 

@@ -41,7 +41,7 @@ def test_strength_is_checked_and_the_canceller_option_works():
     rng = np.random.default_rng(2)
     ref = rng.standard_normal(64 * 50)
     mic = np.convolve(ref, [0.0, 0.5, -0.2])[: len(ref)]
-    plain = PFDKF(frame_size=64, filter_length=64)
+    plain = PFDKF(frame_size=64, filter_length=64, postfilter=0)
     filtered = PFDKF(frame_size=64, filter_length=64, postfilter=1.0)
     outs = [np.concatenate([c.process(mic[i : i + 64], ref[i : i + 64]) for i in range(0, len(mic), 64)]) for c in (plain, filtered)]
     assert np.sum(outs[1] ** 2) < np.sum(outs[0] ** 2)
@@ -67,7 +67,7 @@ def test_near_end_single_talk_with_silent_reference_passes_unchanged():
     path = 0.5 * rng.standard_normal(128) * np.exp(-np.arange(128) / 20)
     near = np.concatenate([np.zeros(half), 0.3 * rng.standard_normal(half)])
     mic = np.convolve(ref, path)[: len(ref)] + near
-    canceller = PFDKF(frame_size=size, filter_length=256, postfilter=1.0)
+    canceller = PFDKF(frame_size=size, filter_length=256, postfilter=1.0, highpass_hz=0, delay=0)
     out = np.concatenate([canceller.process(mic[i : i + size], ref[i : i + size]) for i in range(0, len(mic), size)])
     aligned = out[canceller.latency :]
     settled = slice(half + 256 + 50 * size, len(aligned))

@@ -102,11 +102,14 @@ class PartitionedCanceller(StreamingCanceller):
         self._spectra.push(ref)
         spectra = self._spectra.spectra
         echo_estimate, error = self._echo_estimate, self._error
-        predict_echo(spectra, self._weights, mic, echo_estimate, error, self._error_spectrum, self.adapt)
-        if self.adapt:
+        predict_echo(spectra, self._weights, mic, echo_estimate, error, self._error_spectrum, self._adapting)
+        if self._adapting:
             self._update(spectra, self._error_spectrum, ref)
             constrain_rows(self._weights, self._constraint_rows())
         return echo_estimate
+
+    def _restart_adaptation(self) -> None:
+        self._init_update()  # the step control or covariance, as at the start; the weights stay
 
     def _constraint_rows(self) -> np.ndarray:
         """Partitions to project back onto ``B`` taps this frame (see module notes)."""

@@ -17,14 +17,31 @@ residual-echo suppressor, and the safety net:
 * no NaN or Inf ever leaves :meth:`StreamingCanceller.process`: a non-finite
   echo estimate resets the filter and the frame is passed through;
 * divergence — output energy more than ``divergence_ratio`` times the
-  microphone energy, both smoothed over about half a second, or in every
-  frame of the last half second — resets the filter too. The second test
-  catches what the first misses after a loud microphone burst (a clap, a
-  glitch): the burst inflates the smoothed microphone energy for many
-  seconds, while a filter it dragged off course emits far more than the
-  microphone frame after frame. A near-end onset never trips it (the output
-  then follows the microphone). Each reset is counted in
+  microphone energy, both smoothed over about half a second, or more than
+  :data:`PERSISTENT_RATIO` (+1 dB) times it, frame by frame or smoothed, in
+  every frame of the last half second — resets the filter too. A canceller must remove energy: an output
+  that stays above the microphone for half a second (a filter dragged off
+  course by loud double talk, or by a clap that also inflated the smoothed
+  microphone energy) is never right. A near-end onset never trips it (the
+  output then follows the microphone). Each reset is counted in
   :attr:`StreamingCanceller.n_resets`.
+
+The input stage, before any of that (on by default):
+
+* a high-pass on both signals (:class:`~echoless.aec.highpass.HighPass`,
+  ``highpass_hz``), so that DC offsets and rumble never reach the filter;
+* a running *level*: the peak power of the input, decaying by
+  :data:`LEVEL_RELEASE_DB_PER_SECOND`. Every threshold of every canceller
+  (regularisation, silence, start-up gates) is relative to it, so the
+  output scales with the input: ``process(a*y, a*s) == a*process(y, s)``
+  for any level ``a`` (tested from 1e-3 to 32768, int16-valued floats). The
+  only absolute constant is :data:`NUMERICAL_FLOOR`, a guard against 0/0 in
+  exact digital silence, 3000 dB below full scale;
+* the far end is *active* while the reference power, smoothed over the
+  filter length, is within :data:`FAR_END_ACTIVE_DB` of its own running
+  level; the filter adapts only then. While the far end pauses there is no
+  echo to learn, only the near end, which an NLMS filter would otherwise
+  learn and then play back as added echo when the far end resumes.
 
 Subclasses implement ``_init_filter()`` (allocate and clear the adaptive state),
 ``_step(mic, ref) -> echo_estimate`` (predict, then adapt unless ``adapt`` is
@@ -44,6 +61,7 @@ from numpy.typing import ArrayLike
 from echoless._jit import kernel
 from echoless._frames import check_frame
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, HighPass
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -51,8 +69,16 @@ DEFAULT_FILTER_MS = 250.0
 MAX_FILTER_SECONDS = 10.0
 #: Smoothing time of the energies watched by the divergence detector, seconds.
 DIVERGENCE_SECONDS = 0.5
-#: Energy below which a frame counts as silent (float audio in [-1, 1]: about -100 dBFS).
-SILENCE_POWER = 1e-10
+#: Output above the microphone by this power ratio (+1 dB) in every frame of the watch window is divergence.
+PERSISTENT_RATIO = 10.0**0.1
+#: The running level (peak input power) decays by this many dB per second.
+LEVEL_RELEASE_DB_PER_SECOND = 10.0
+#: A frame counts as silent below the running level by this many dB (the watch's floor).
+SILENCE_DB = 80.0
+#: The far end is active within this many dB of its running level (adaptation is paused otherwise).
+FAR_END_ACTIVE_DB = 40.0
+#: Guard added where a power could be exactly zero (digital silence): 1e-300, about -3000 dBFS.
+NUMERICAL_FLOOR = 1e-300
 
 
 class StreamingCanceller:
@@ -70,13 +96,17 @@ class StreamingCanceller:
         Echo-path length in milliseconds (default 250 ms when neither is given).
     delay : int or "auto"
         Bulk delay in samples applied to the reference before the filter, so
-        that the filter taps are not spent on a pure delay. ``"auto"`` estimates
-        it on the fly with GCC-PHAT (:class:`echoless.aec.delay.DelayTracker`),
-        up to 500 ms.
+        that the filter taps are not spent on a pure delay. ``"auto"`` (the
+        default) estimates it on the fly with GCC-PHAT
+        (:class:`echoless.aec.delay.DelayTracker`), up to
+        :data:`echoless.aec.delay.MAX_DELAY_SECONDS` (1 s); ``0`` turns it off.
     postfilter : float
         Strength of the residual-echo suppressor
-        (:class:`echoless.aec.postfilter.ResidualEchoSuppressor`); ``0`` (the
-        default) turns it off. When on, the output lags the input by one frame.
+        (:class:`echoless.aec.postfilter.ResidualEchoSuppressor`), default
+        ``1``; ``0`` turns it off. When on, the output lags the input by one frame.
+    highpass_hz : float
+        Cut-off of the input high-pass on both signals
+        (:class:`echoless.aec.highpass.HighPass`), default 60 Hz; ``0`` turns it off.
     adapt : bool
         Adapt the filter. Set the attribute to ``False`` to freeze it.
     initial_filter : array_like, optional
@@ -100,8 +130,9 @@ class StreamingCanceller:
         filter_length: int | None = None,
         filter_ms: float | None = None,
         *,
-        delay: int | str = 0,
-        postfilter: float = 0.0,
+        delay: int | str = "auto",
+        postfilter: float = 1.0,
+        highpass_hz: float = DEFAULT_CUTOFF_HZ,
         adapt: bool = True,
         initial_filter: ArrayLike | None = None,
         divergence_ratio: float = 8.0,
@@ -138,8 +169,17 @@ class StreamingCanceller:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
+        self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
+        self._highpass = (
+            (HighPass(self.sample_rate, self.highpass_hz), HighPass(self.sample_rate, self.highpass_hz))
+            if self.highpass_hz > 0
+            else None
+        )
+        frame_seconds = self.frame_size / self.sample_rate
+        self._level_decay = 10.0 ** (-LEVEL_RELEASE_DB_PER_SECOND * frame_seconds / 10.0)
+        # the reference power over the filter's span: is there echo to learn from in the filter?
+        self._recent_smoothing = min(1.0, self.frame_size / self.filter_length)
         self._watch_constants = (
-            SILENCE_POWER * self.frame_size,
             max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size)),
             min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate)),
         )
@@ -166,10 +206,14 @@ class StreamingCanceller:
         """
         mic = self._check_frame(mic_frame, "mic_frame")
         ref = self._check_frame(ref_frame, "ref_frame")
+        if self._highpass is not None:
+            mic = self._highpass[0].process(mic)
+            ref = self._highpass[1].process(ref)
         if self._delay_tracker is not None:
             ref = self._delay_tracker.process(mic, ref, self)
         elif self._delay_line is not None:
             ref = self._delay_line.process(ref)
+        self._track_level(mic, ref)
         out, echo_estimate, residual_power = self._cancel(mic, ref)
         if self._postfilter is not None:
             filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)  # frames checked
@@ -192,6 +236,9 @@ class StreamingCanceller:
             self._load_filter(self._initial_filter)
         if self._postfilter is not None:
             self._postfilter.reset()
+        if self._highpass is not None:
+            for highpass in self._highpass:
+                highpass.reset()
         self._reset_stream()
         self.n_resets = 0
 
@@ -235,8 +282,18 @@ class StreamingCanceller:
         return None
 
     # -------------------------------------------------------------- internals
+    def _restart_adaptation(self) -> None:
+        """Start the step control (and any other adaptive state but the weights) again, as at the start."""
+
     def _shift_filter(self, samples: int) -> None:
-        """Move the estimate ``samples`` taps earlier (later if negative): the bulk delay changed."""
+        """Move the estimate ``samples`` taps earlier (later if negative): the bulk delay changed.
+
+        A move by more than a quarter of the filter also starts the adaptive
+        state again (:meth:`_restart_adaptation`): the echo had been outside
+        the filter's window, so a step control or a Kalman covariance that
+        settled there would keep the filter from learning it (PBFDAF stuck at
+        0 dB, PFDKF re-converging slowly, before this).
+        """
         taps = self._filter_taps()
         shifted = np.zeros(self.filter_length)
         if samples >= 0:
@@ -244,6 +301,18 @@ class StreamingCanceller:
         else:
             shifted[-samples:] = taps[: self.filter_length + samples]
         self._load_filter(shifted)
+        if 4 * abs(samples) > self.filter_length:
+            self._restart_adaptation()
+
+    def _track_level(self, mic: np.ndarray, ref: np.ndarray) -> None:
+        """Update the running level and the far-end activity (see the module notes)."""
+        active = track_level(mic, ref, self._levels, self._level_decay, self._recent_smoothing)
+        self._adapting = self.adapt and active
+
+    @property
+    def _level(self) -> float:
+        """Running peak power per sample of the input (never below :data:`NUMERICAL_FLOOR`)."""
+        return self._levels[0] + NUMERICAL_FLOOR
 
     def _reset_stream(self) -> None:
         from echoless.aec.delay import DelayLine, DelayTracker
@@ -253,8 +322,10 @@ class StreamingCanceller:
         fixed = isinstance(setting, int) and setting > 0
         self._delay_line = DelayLine(setting, self.frame_size, setting) if fixed else None
         # smoothed mic and output energies, and the count of consecutive frames whose output
-        # exceeded divergence_ratio x the mic (see watch_frame)
+        # exceeded PERSISTENT_RATIO x the mic (see watch_frame)
         self._watch = np.zeros(3)
+        self._levels = np.zeros(3)
+        self._adapting = self.adapt
         self.n_frames = 0
 
     def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
@@ -280,9 +351,11 @@ class StreamingCanceller:
 
     @property
     def _watch_settings(self) -> tuple[float, float, int, float]:
-        """``divergence_ratio`` (read each frame: it may be changed), silent-frame energy,
-        frames of the persistent-divergence test, and the energies' forgetting factor."""
-        return (self.divergence_ratio, *self._watch_constants)
+        """``divergence_ratio`` (read each frame: it may be changed), silent-frame energy
+        (relative to the running level), frames of the persistent-divergence test, and the
+        energies' forgetting factor."""
+        silent = self.frame_size * self._level * 10.0 ** (-SILENCE_DB / 10.0)
+        return (self.divergence_ratio, silent, *self._watch_constants)
 
     def _on_unsafe(self) -> None:
         """The watch found a non-finite or diverging output: clear the filter and the watch."""
@@ -292,15 +365,30 @@ class StreamingCanceller:
 
 
 @kernel
+def track_level(mic, ref, levels, decay, smoothing):  # pragma: no cover - compiled
+    """Update ``levels`` (3,): the input's running peak power per sample, the far end's, and the
+    far-end power smoothed over the filter span (factor ``smoothing``); True if the far end is
+    active (within FAR_END_ACTIVE_DB of its level). A non-finite frame leaves them as they are."""
+    mic_power = np.dot(mic, mic) / mic.shape[0]
+    ref_power = np.dot(ref, ref) / ref.shape[0]
+    if np.isfinite(mic_power) and np.isfinite(ref_power):
+        levels[0] = max(levels[0] * decay, mic_power, ref_power)
+        levels[1] = max(levels[1] * decay, ref_power)
+        levels[2] += smoothing * (ref_power - levels[2])
+    return levels[2] > levels[1] * 10.0 ** (-FAR_END_ACTIVE_DB / 10.0)
+
+
+@kernel
 def watch_frame(mic, echo_estimate, out, watch, ratio, floor, watch_frames, smoothing):  # pragma: no cover
     """``out = mic - echo_estimate`` and the divergence watch of one frame; False if unsafe.
 
     ``watch`` (3,) holds the smoothed mic and output energies (forgetting
     factor ``smoothing`` per frame) and the number of consecutive frames whose
-    output energy exceeded ``ratio`` times the mic's (plus ``floor``, the
-    energy of a silent frame). Unsafe: a non-finite output, or an output
-    louder than ``ratio`` x the mic in the smoothed energies or in each of the
-    last ``watch_frames`` frames (see the module notes); ``out`` is then the mic.
+    output energy, or smoothed output energy, exceeded :data:`PERSISTENT_RATIO`
+    times the mic's (plus ``floor``, the energy of a silent frame). Unsafe: a non-finite output, or an output
+    louder than ``ratio`` x the mic in the smoothed energies, or louder than
+    :data:`PERSISTENT_RATIO` x the mic in each of the last ``watch_frames``
+    frames (see the module notes); ``out`` is then the mic.
     """
     out_power = 0.0
     mic_power = 0.0
@@ -310,7 +398,10 @@ def watch_frame(mic, echo_estimate, out, watch, ratio, floor, watch_frames, smoo
         mic_power += mic[i] * mic[i]
     watch[0] += smoothing * (mic_power - watch[0])
     watch[1] += smoothing * (out_power - watch[1])
-    watch[2] = watch[2] + 1 if out_power > ratio * mic_power + floor else 0
+    # louder than the mic in this frame, or in the smoothed energies (near-end speech has pauses
+    # in which a diverged filter's output dips below the mic for a frame or two)
+    louder = out_power > PERSISTENT_RATIO * mic_power + floor or watch[1] > PERSISTENT_RATIO * watch[0] + floor
+    watch[2] = watch[2] + 1 if louder else 0
     finite = np.isfinite(out_power) and np.isfinite(watch[1])
     diverged = watch[1] > ratio * watch[0] + floor or watch[2] >= watch_frames
     if finite and not diverged:

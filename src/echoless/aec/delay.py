@@ -23,6 +23,7 @@ confident estimates agree; :class:`DelayLine` applies the delay.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -31,8 +32,19 @@ from scipy import fft
 
 from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
 
-#: Largest delay searched by default, seconds (both signs).
-MAX_DELAY_SECONDS = 0.5
+#: Largest delay searched by default, seconds (both signs): device buffers and Bluetooth
+#: links add up to several hundred ms.
+MAX_DELAY_SECONDS = 1.0
+#: Default analysis window of the streaming search, seconds (enough to hold the largest lag twice).
+HISTORY_SECONDS = 3.0
+#: Far end silent: the reference window's power is this many dB below the far end's running level.
+SILENT_DB = 50.0
+#: Warn when the far end has been active this long without a confident delay estimate, seconds.
+NO_LOCK_WARNING_SECONDS = 10.0
+
+
+class DelayWarning(UserWarning):
+    """No reliable bulk-delay estimate: the reference is probably not what the microphone echoes."""
 #: Peak-to-background ratio of the GCC-PHAT function above which an estimate is trusted.
 CONFIDENCE = 8.0
 
@@ -114,7 +126,7 @@ def estimate_delay(
     sample_rate : int
         Sampling rate in Hz.
     max_delay : float
-        Largest delay searched, in seconds, both signs (default 0.5 s).
+        Largest delay searched, in seconds, both signs (default 1 s).
     window_seconds : float
         Sliding-window length in seconds; the cross-spectrum is summed over
         half-overlapping windows. Must exceed ``max_delay``.
@@ -123,7 +135,14 @@ def estimate_delay(
     -------
     int
         ``D`` such that ``mic[t]`` best matches ``ref[t - D]``; negative when
-        the mic leads the reference (a broken setup). ``0`` when a signal is silent.
+        the mic leads the reference (a broken setup). ``0`` when a signal is
+        silent, or when no lag stands out (peak-to-background ratio below
+        :data:`CONFIDENCE`), with a :class:`DelayWarning`.
+
+    Warns
+    -----
+    DelayWarning
+        When no reliable peak exists: the delay is then reported as 0, not guessed.
 
     Examples
     --------
@@ -141,7 +160,18 @@ def estimate_delay(
     window = round(check_positive_float(window_seconds, "window_seconds") * sample_rate)
     if window <= max_lag:
         raise ValueError(f"window_seconds ({window_seconds}) must exceed max_delay ({max_delay})")
-    return gcc_phat(mic, ref, max_lag, window)[0]
+    lag, confidence = gcc_phat(mic, ref, max_lag, window)
+    if confidence == 0.0:  # a silent signal
+        return 0
+    if confidence < CONFIDENCE:
+        warnings.warn(
+            f"no reliable echo delay within +-{max_delay:g} s (GCC-PHAT peak {confidence:.1f} < {CONFIDENCE:g}, "
+            f"at {lag} samples): returning 0. Is the delay longer than max_delay, or is ref not what mic echoes?",
+            DelayWarning,
+            stacklevel=2,
+        )
+        return 0
+    return lag
 
 
 class DelayLine:
@@ -212,7 +242,7 @@ class DelayTracker:
         sample_rate: int,
         frame_size: int,
         max_delay: float = MAX_DELAY_SECONDS,
-        history: float = 2.0,
+        history: float = HISTORY_SECONDS,
         interval: float = 1.0,
     ) -> None:
         self.max_lag = round(max_delay * sample_rate)
@@ -227,6 +257,11 @@ class DelayTracker:
         self._locked_period = 8 * self._search_period
         self._period = self._countdown = self._search_period
         self._candidate: int | None = None
+        self.locked = False  # a confident estimate has been seen
+        self._rate, self._frame_seconds = sample_rate, frame_size / sample_rate
+        self._searched = 0  # frames of far-end signal searched so far
+        self._warn_after = round(NO_LOCK_WARNING_SECONDS * sample_rate / frame_size)
+        self._warned = False
         self._estimate: Iterator[None] | None = None  # the estimate in progress, if any
 
     @property
@@ -255,9 +290,10 @@ class DelayTracker:
         frame pays for all three (a real-time callback must fit in its frame)."""
         oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
         mic, ref = oldest_first.reshape(2, -1)
-        if np.dot(ref, ref) < 1e-7 * len(ref):  # far end silent (below -70 dBFS)
+        if np.dot(ref, ref) < len(ref) * canceller._levels[1] * 10.0 ** (-SILENT_DB / 10):  # far end silent
             self._estimate = None
             return
+        self._searched += self._period
         max_lag = min(self.max_lag, len(ref) - 1)
         n_fft = gcc_size(len(ref), max_lag)
         # hostile input overflows here: no estimate, not a warning
@@ -277,7 +313,18 @@ class DelayTracker:
         if confidence < CONFIDENCE:  # lock lost: search again at the short period
             self._candidate = None
             self._period = self._search_period
+            if not self.locked and not self._warned and self._searched >= self._warn_after:
+                self._warned = True
+                warnings.warn(
+                    f"no reliable echo delay found in {self._searched * self._frame_seconds:.0f} s of far-end "
+                    f"signal (GCC-PHAT peak {confidence:.1f} < {CONFIDENCE:g}, searched up to "
+                    f"{self.max_lag / self._rate:g} s): the delay stays at {self.delay} samples. Is REF what "
+                    "the loudspeaker plays, and is the delay within the search range?",
+                    DelayWarning,
+                    stacklevel=2,
+                )
             return
+        self.locked = True
         agreed = self._candidate is not None and abs(lag - self._candidate) <= 2
         self._candidate = lag
         # once two estimates agree, re-check less often (each check costs three long FFTs)

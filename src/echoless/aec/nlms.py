@@ -33,11 +33,12 @@ import numpy as np
 from echoless._fft import irfft_into, rfft_into
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import predict_echo
-from echoless.aec.base import StreamingCanceller
+from echoless.aec.base import NUMERICAL_FLOOR, StreamingCanceller
 from echoless.conv.partitioned import FrequencyDomainDelayLine
 
-#: Regulariser of the normalisation, as a power per sample (-80 dBFS).
-POWER_FLOOR = 1e-8
+#: Regulariser of the normalisation: a power per sample this many dB below the far end's running
+#: level, so that a quiet stretch of reference (a fade, a pause's tail) cannot make huge steps.
+REGULARISATION_DB = 30.0
 
 
 class NLMS(StreamingCanceller):
@@ -102,7 +103,7 @@ class NLMS(StreamingCanceller):
         # S h: partitioned convolution with the current taps
         self._partitions[:, :size] = self._tap_rows
         rfft_into(self._partitions, self._tap_spectra)
-        adapt = self.adapt and self.step_size > 0
+        adapt = self._adapting and self.step_size > 0
         echo_estimate = self._echo_estimate
         predict_echo(spectra, self._tap_spectra, mic, echo_estimate, self._error, self._error_spectrum, adapt)
         if adapt:
@@ -110,7 +111,8 @@ class NLMS(StreamingCanceller):
             correlation = np.multiply(np.conj(spectra, out=self._correlation), self._error_spectrum, out=self._correlation)
             gradient = irfft_into(correlation, self._lags)[:, :size]
             # sum over the frame of ||s_t||^2 ~ N times the window energy
-            energy = size * float(np.dot(history, history)) + size * self.filter_length * POWER_FLOOR
+            regularisation = self._levels[1] * 10.0 ** (-REGULARISATION_DB / 10) + NUMERICAL_FLOOR
+            energy = size * float(np.dot(history, history)) + size * self.filter_length * regularisation
             gradient *= self.step_size / energy
             self._tap_rows += gradient
             self._taps[self.filter_length :] = 0.0  # the padding is no filter tap

@@ -52,11 +52,14 @@ import numpy as np
 from echoless._jit import kernel
 from echoless._validation import check_positive_float
 from echoless.aec._partitioned import PartitionedCanceller
+from echoless.aec.base import NUMERICAL_FLOOR
 from echoless.conv.partitioned import filter_output
 
-#: Floor of the per-bin normalisation, as a far-end power per sample (-60 dBFS): a quieter
-#: reference would turn the near end into huge, meaningless updates.
-POWER_FLOOR = 1e-6
+#: Floor of the per-bin normalisation, a power per sample this many dB below the input's running
+#: level: a quieter reference would turn the near end into huge, meaningless updates.
+POWER_FLOOR_DB = 40.0
+#: Energies this many dB below the running level count as nothing (guards of the step control).
+NEGLIGIBLE_DB = 80.0
 #: Smallest leak the estimator may report (Speex's MIN_LEAK).
 MIN_LEAK = 0.005
 
@@ -124,7 +127,6 @@ class PBFDAF(PartitionedCanceller):
         self._constant_step = np.empty(bins)
         self._equal_shares = np.ones(n_partitions)
         self._shares = np.empty(n_partitions)
-        self._floor = n_partitions * 2 * size * POWER_FLOOR
         self._error_power_mean = np.zeros(bins)
         self._echo_power_mean = np.zeros(bins)
         self._cross = 0.0  # smoothed sum over bins of error/echo power fluctuations
@@ -174,7 +176,8 @@ class PBFDAF(PartitionedCanceller):
             shares = partition_shares(self._weights, self._shares) if self._adapted else self._prior
         else:
             shares = self._equal_shares
-        normalised_update(spectra, self._spectra.powers, error_spectrum, step, shares, self._weights, self._floor)
+        floor = len(self._weights) * 2 * self.frame_size * self._level * 10.0 ** (-POWER_FLOOR_DB / 10)
+        normalised_update(spectra, self._spectra.powers, error_spectrum, step, shares, self._weights, floor)
 
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt and self.adaptive_step else None
@@ -196,7 +199,8 @@ class PBFDAF(PartitionedCanceller):
             self._adapted,
             self.step_size,
             self.frame_size / self.sample_rate,
-            self._floor / len(self._weights),
+            2 * self.frame_size * self._level * 10.0 ** (-POWER_FLOOR_DB / 10),
+            self._level,
             len(self._weights),
         )
         return self._step_bins
@@ -205,7 +209,7 @@ class PBFDAF(PartitionedCanceller):
 @kernel
 def adaptive_step(
     error, echo, ref, error_spectrum, error_power_mean, echo_power_mean, residual, step, cross, echo_variance,
-    learned, adapted, step_size, smoothing, floor, n_partitions,
+    learned, adapted, step_size, smoothing, floor, level, n_partitions,
 ):  # pragma: no cover - compiled
     """The residual-echo-to-error step of one frame (see the module notes), into ``step`` (K,).
 
@@ -213,11 +217,13 @@ def adaptive_step(
     signals, ``error_spectrum`` (K,) that of the zero-padded error. Updates the
     per-bin power means (K,) and writes ``residual`` (K,) = leak x echo
     power, for the postfilter. ``smoothing`` is the frame duration in seconds
-    (the power means' forgetting rate), ``floor`` the per-bin step floor.
+    (the power means' forgetting rate), ``floor`` the per-bin step floor and
+    ``level`` the input's running power per sample, to which the guards are relative.
     Returns the updated scalars ``cross, echo_variance, learned, adapted``.
     """
     size = error.shape[0]
-    error_energy = np.dot(error, error) + size * 1e-10
+    negligible = size * level * 10.0 ** (-NEGLIGIBLE_DB / 10)
+    error_energy = np.dot(error, error) + negligible
     echo_energy = np.dot(echo, echo)
     ref_energy = np.dot(ref, ref)
     padded = np.zeros(2 * size)
@@ -234,15 +240,17 @@ def adaptive_step(
     rate = 2 * smoothing * min(echo_energy, 0.5 * error_energy) / error_energy
     cross += rate * (np.dot(error_change, echo_change) - cross)
     echo_variance += rate * (np.dot(echo_change, echo_change) - echo_variance)
-    leak = min(max(cross / max(echo_variance, 1e-30), MIN_LEAK), 1.0)
+    leak = min(max(cross / max(echo_variance, NUMERICAL_FLOOR), MIN_LEAK), 1.0)
     residual[:] = echo_power * leak
     if not adapted:
-        start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if ref_energy > size * 1e-6 else 0.0
+        # start-up: learn only from a far end within POWER_FLOOR_DB of the level
+        audible = ref_energy > size * level * 10.0 ** (-POWER_FLOOR_DB / 10)
+        start_rate = 0.25 * min(ref_energy, error_energy) / error_energy if audible else 0.0
         learned += start_rate
         step[:] = step_size * start_rate
         return cross, echo_variance, learned, learned > n_partitions and leak > 0.03
     correlation = np.dot(error, echo)
-    coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > size * 1e-10 else 0.0
+    coherence = correlation * correlation / (error_energy * echo_energy) if echo_energy > negligible else 0.0
     ratio = min(0.5, max(3.0 * leak * echo_energy / error_energy, coherence))
     for k in range(step.shape[0]):
         step[k] = step_size * (0.7 * min(residual[k], 0.5 * error_power[k]) + 0.3 * ratio * error_power[k])
@@ -279,7 +287,7 @@ def partition_shares(weights, out):  # pragma: no cover - compiled
         for k in range(weights.shape[1]):
             total += weights[p, k].real ** 2 + weights[p, k].imag ** 2
         out[p] = np.sqrt(total)
-    out += 0.1 * out.max() + 1e-30
+    out += 0.1 * out.max() + NUMERICAL_FLOOR
     out *= len(out) / out.sum()
     return out
 

@@ -44,8 +44,8 @@ from echoless.aec._partitioned import PartitionedCanceller, constrain_rows, pred
 from echoless.aec.base import watch_frame
 from echoless.conv.partitioned import push_window
 
-#: Floor of the observation-noise PSD, as a power per sample (-100 dBFS).
-NOISE_FLOOR = 1e-10
+#: Floor of the observation-noise PSD, this many dB below the input's running level.
+NOISE_FLOOR_DB = 80.0
 
 
 class PFDKF(PartitionedCanceller):
@@ -105,7 +105,6 @@ class PFDKF(PartitionedCanceller):
         self._uncertainty = np.repeat((self.initial_uncertainty * prior / prior.sum())[:, None], shape[1], axis=1)
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
-        self._noise_floor = 2 * self.frame_size * NOISE_FLOOR
         self._no_rows = np.empty(0, dtype=np.int64)
 
     def _residual_power(self) -> np.ndarray | None:
@@ -125,8 +124,8 @@ class PFDKF(PartitionedCanceller):
             self._residual,
             self._echo_estimate,
             self._error_spectrum,
-            self._constraint_rows() if self.adapt else self._no_rows,
-            (self.transition**2, self.noise_smoothing, self._noise_floor),
+            self._constraint_rows() if self._adapting else self._no_rows,
+            (self.transition**2, self.noise_smoothing, 2 * self.frame_size * self._level * 10.0 ** (-NOISE_FLOOR_DB / 10)),
             out,
             self._watch,
             self._watch_settings,

@@ -60,6 +60,7 @@ import numpy as np
 from echoless._jit import kernel
 from echoless._frames import all_finite, check_frame
 from echoless._validation import check_positive_float, check_positive_int
+from echoless.aec.base import NUMERICAL_FLOOR
 
 #: Forgetting factor of the spectral estimates (about 10 frames: fewer bias the coherence of
 #: unrelated signals upwards, which would attenuate the near end in double talk).
@@ -187,12 +188,12 @@ def suppress_frame(
         powers[0, k] = a * powers[0, k] + (1 - a) * (out_bin.real**2 + out_bin.imag**2)
         powers[1, k] = a * powers[1, k] + (1 - a) * (echo_bin.real**2 + echo_bin.imag**2)
         cross[k] = a * cross[k] + (1 - a) * out_bin * np.conj(echo_bin)
-        coherence = (cross[k].real ** 2 + cross[k].imag ** 2) / (powers[0, k] * powers[1, k] + 1e-30)
+        coherence = (cross[k].real ** 2 + cross[k].imag ** 2) / (powers[0, k] * powers[1, k] + NUMERICAL_FLOOR)
         # c = max(0, (coherence - threshold) / (1 - threshold)): only coherence above chance counts
         share = max(0.0, (coherence - COHERENCE_THRESHOLD) / (1.0 - COHERENCE_THRESHOLD))
         if use_residual:
             residual[k] = a * residual[k] + (1 - a) * residual_power[k]
-            share = max(share, residual[k] / (powers[0, k] + 1e-30))
+            share = max(share, residual[k] / (powers[0, k] + NUMERICAL_FLOOR))
         out_spectrum[k] = out_bin * max(floor, 1.0 - strength * min(share, 1.0))
     synthesis = np.fft.irfft(out_spectrum, 2 * size) * window
     result[:] = synthesis[:size] + tail

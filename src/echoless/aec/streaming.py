@@ -1,8 +1,10 @@
 """Run a streaming canceller over whole signals, frame by frame.
 
 The signals are cut into frames of ``frame_size`` samples, the last partial
-frame is zero-padded, and the output is trimmed back to the input length, so
-the output always has the input's length. A canceller whose output lags (the
+frame is padded by repeating each signal's last sample (a constant, which
+the input high-pass turns into silence; zeros after a DC offset would be a
+step, heard as a click in the last frame), and the output is trimmed back to
+the input length, so the output always has the input's length. A canceller whose output lags (the
 postfilter adds one frame, see its ``latency``) is run on extra zero frames
 and its output advanced, so the result is aligned with ``mic``.
 :func:`echoless.aec.cancel` is the front door that builds the canceller by name.
@@ -31,10 +33,8 @@ def run_canceller(canceller, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
     size = canceller.frame_size
     latency = getattr(canceller, "latency", 0)
     padded = -(-(len(mic) + latency) // size) * size
-    mic_frames = np.zeros(padded)
-    ref_frames = np.zeros(padded)
-    mic_frames[: len(mic)] = mic
-    ref_frames[: len(ref)] = ref
+    mic_frames = np.pad(mic, (0, padded - len(mic)), mode="edge")
+    ref_frames = np.pad(ref, (0, padded - len(ref)), mode="edge")
     out = np.empty(padded)
     for start in range(0, padded, size):
         out[start : start + size] = canceller.process(mic_frames[start : start + size], ref_frames[start : start + size])

@@ -1,0 +1,86 @@
+"""The input high-pass of every streaming canceller: DC and rumble never reach the filter.
+
+A microphone with a DC offset (cheap ADCs, a USB dongle) or handling rumble
+adds a large, slowly varying component that the reference does not explain.
+The adaptive filter then spends its step on it: a DC of 0.05 on the
+microphone cost PBFDAF 9 dB of ERLE and made NLMS add echo. Speex puts a DC
+notch on its input and WebRTC's audio processing a high-pass filter; echoless
+filters both the microphone and the reference with the same 2nd-order
+Butterworth high-pass (``scipy.signal.butter``), by default at
+:data:`DEFAULT_CUTOFF_HZ`. Filtering both by the same linear filter leaves the
+echo path between them unchanged, so nothing has to be re-learned, and the
+near-end estimate comes out high-passed like the peers' outputs (the cut-off
+is below the fundamental of nearly every voice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from echoless._jit import kernel
+from echoless._validation import check_positive_float
+
+#: Default cut-off of the input high-pass, Hz (-3 dB; 12 dB per octave below).
+DEFAULT_CUTOFF_HZ = 60.0
+
+
+class HighPass:
+    """2nd-order Butterworth high-pass applied frame by frame, with state between frames.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sampling rate in Hz.
+    cutoff_hz : float
+        -3 dB cut-off in Hz, below the Nyquist frequency.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff_hz`` is not positive or not below ``sample_rate / 2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> highpass = HighPass(16000, 60.0)
+    >>> out = np.concatenate([highpass.process(np.full(160, 0.5)) for _ in range(400)])
+    >>> bool(abs(out[-160:]).max() < 1e-6)   # a DC offset is gone after a few hundred ms
+    True
+    """
+
+    def __init__(self, sample_rate: int, cutoff_hz: float = DEFAULT_CUTOFF_HZ) -> None:
+        cutoff_hz = check_positive_float(cutoff_hz, "highpass_hz")
+        if cutoff_hz >= sample_rate / 2:
+            raise ValueError(f"highpass_hz={cutoff_hz:g} must be below the Nyquist frequency {sample_rate / 2:g} Hz")
+        self.cutoff_hz = cutoff_hz
+        self._sos = signal.butter(2, cutoff_hz, "highpass", fs=sample_rate, output="sos")[0]
+        # zero initial state on both signals, so that the high-passed microphone is exactly the
+        # echo path applied to the high-passed reference from the first sample on
+        self._state = np.zeros(2)
+
+    def reset(self) -> None:
+        """Forget the filter state."""
+        self._state[:] = 0.0
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """The high-passed frame (a new float64 array of the same shape)."""
+        out = np.empty(len(frame))
+        biquad(self._sos, frame, out, self._state)
+        return out
+
+
+@kernel
+def biquad(sos, frame, out, state):  # pragma: no cover - compiled
+    """One second-order section (``sos`` as one row of ``scipy.signal.butter(..., output="sos")``)
+    over ``frame`` into ``out``, transposed direct form II, ``state`` (2,) carried between calls."""
+    b0, b1, b2, _, a1, a2 = sos[0], sos[1], sos[2], sos[3], sos[4], sos[5]
+    z0, z1 = state[0], state[1]
+    for i in range(frame.shape[0]):
+        x = frame[i]
+        y = b0 * x + z0
+        z0 = b1 * x - a1 * y + z1
+        z1 = b2 * x - a2 * y
+        out[i] = y
+    state[0] = z0
+    state[1] = z1
