@@ -147,7 +147,8 @@ class SimulatedDuplex:
             if stall is not None:
                 first, length = stall
                 times = np.where((times >= first) & (times < first + length), first + length, times)
-            times = np.maximum.accumulate(times)  # one side's callbacks never overtake each other
+            # one side's callbacks never overtake each other, even in a burst of equal times
+            times = np.maximum.accumulate(times) + 1e-6 * np.arange(len(times))
             # random tie-break: a stalled burst and the other side's callback at the same time
             events += [(time, rng.random(), side, start, start + block) for time, start in zip(times, starts)]
         events.sort()
