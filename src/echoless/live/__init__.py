@@ -22,35 +22,19 @@ callbacks hand their blocks to one :class:`LiveCanceller`::
     `sounddevice <https://python-sounddevice.readthedocs.io>`_
     (``pip install echoless[live]``; PortAudio, Debian's ``libportaudio2``).
 
-Names are imported on first use, so ``import echoless.live`` imports neither
-numba nor sounddevice.
+sounddevice is imported only by :mod:`echoless.live.device`, when a session starts.
 """
 
-from __future__ import annotations
+from echoless.live.canceller import LiveCanceller, LiveStats, default_canceller, warm_up_canceller
+from echoless.live.fifo import ReferenceFifo
+from echoless.live.simulate import SimulatedDuplex, SimulatedRun
 
-import importlib
-
-# public name -> module (relative to echoless.live) that defines it
-_EXPORTS: dict[str, str] = {
-    "LiveCanceller": "canceller",
-    "LiveStats": "canceller",
-    "default_canceller": "canceller",
-    "warm_up_canceller": "canceller",
-    "ReferenceFifo": "fifo",
-    "SimulatedDuplex": "simulate",
-    "SimulatedRun": "simulate",
-}
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'echoless.live' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"echoless.live.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(_EXPORTS)
-
-
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "LiveCanceller",
+    "LiveStats",
+    "ReferenceFifo",
+    "SimulatedDuplex",
+    "SimulatedRun",
+    "default_canceller",
+    "warm_up_canceller",
+]

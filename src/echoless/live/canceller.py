@@ -53,6 +53,7 @@ import numpy as np
 
 from echoless._frames import all_finite
 from echoless._validation import check_choice, check_positive_float, check_positive_int
+from echoless.live.fifo import ReferenceFifo
 
 #: Seconds of synthetic echo the canceller processes before the stream starts (see :func:`warm_up_canceller`):
 #: long enough for the delay search to lock, so that every compiled path has run once.
@@ -260,8 +261,6 @@ class LiveCanceller:
         warm_up: bool = True,
         **options: Any,
     ) -> None:
-        from echoless.live.fifo import ReferenceFifo
-
         self.canceller = _build_canceller(canceller, sample_rate, frame_size, options)
         self.frame_size = check_positive_int(self.canceller.frame_size, "frame_size")
         self.sample_rate = check_positive_int(
@@ -370,8 +369,6 @@ class LiveCanceller:
 
     def reset(self) -> None:
         """Start over: empty FIFO and buffers, zero counters, canceller reset. Call it with the streams stopped."""
-        from echoless.live.fifo import ReferenceFifo
-
         self._fifo = ReferenceFifo(self._fifo.capacity)
         if callable(getattr(self.canceller, "reset", None)):
             self.canceller.reset()
