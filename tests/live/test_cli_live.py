@@ -152,6 +152,8 @@ def test_missing_portaudio_names_libportaudio2(monkeypatch, tmp_path, capsys):
     [
         (["--tone", "9000"], "tone must be below half the sample rate (8000 Hz)"),
         (["--duration", "-1"], "duration must be finite and > 0"),
+        (["--duration", "1e9"], "duration must be at most 600 s"),
+        (["--sample-rate", "0"], "sample_rate must be >= 1"),
         (["--play", "no/such.wav"], "no/such.wav"),
     ],
 )

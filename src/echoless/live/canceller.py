@@ -325,7 +325,12 @@ class LiveCanceller:
     # ----------------------------------------------------------------- settings and state
     @property
     def device_latency(self) -> int:
-        """Samples between playing a reference sample and capturing it (without the acoustic path)."""
+        """Samples between playing a reference sample and capturing it (without the acoustic path).
+
+        Settable while the callbacks run: the next frame is paired anew (the
+        canceller sees an echo-path change). Raises ``ValueError`` if it does
+        not fit the FIFO.
+        """
         return self._device_latency
 
     @device_latency.setter
@@ -389,7 +394,8 @@ class LiveCanceller:
         size = self.frame_size
         self._fifo.read(self._frames * size - self._device_latency, self._ref)
         try:
-            cleaned = np.asarray(self.canceller.process(self._mic, self._ref), dtype=np.float64)
+            # contiguous float64, the one layout the finiteness kernel is compiled for (no compiling here)
+            cleaned = np.ascontiguousarray(self.canceller.process(self._mic, self._ref), dtype=np.float64)
             if cleaned.shape != (size,) or not all_finite(cleaned):
                 raise ValueError(f"the canceller returned a frame of shape {cleaned.shape} or with NaN/Inf")
         except Exception as error:  # noqa: BLE001 - an audio callback must not raise: pass the frame through

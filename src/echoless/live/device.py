@@ -28,6 +28,8 @@ INSTALL_HINT = "pip install 'echoless[live]' and the PortAudio library (Debian: 
 #: Taken off PortAudio's latency estimate: a reference that arrives after its echo cannot be
 #: cancelled, while one that arrives early only uses some of the delay search's range.
 LATENCY_MARGIN_SECONDS = 0.01
+#: Longest session, seconds: its signals are kept in memory.
+MAX_SECONDS = 600
 
 
 def import_sounddevice():
@@ -127,8 +129,10 @@ def run_duplex(live, playback: np.ndarray, *, input_device=None, output_device=N
 
     def callback(indata, outdata, frames, time_info, status) -> None:
         start = state["position"]
-        stop = min(start + frames, n)
         outdata.fill(0)
+        if start == n:  # done: silence until the stream stops, the recording and counters left as they are
+            return
+        stop = min(start + frames, n)
         outdata[: stop - start, 0] = playback[start:stop]
         live.push_reference(outdata[:, 0])
         cleaned = live.process(indata[:, 0])
@@ -167,7 +171,7 @@ def playback_signal(sample_rate: int, duration: float | None = None, *, path=Non
     sample_rate : int
         Hz (a file at another rate is resampled).
     duration : float, optional
-        Seconds; default the file's or talker's length, 10 s for a tone.
+        Seconds, at most :data:`MAX_SECONDS`; default the file's or talker's length, 10 s for a tone.
     path : path-like, optional
         A mono audio file.
     tone : float, optional
@@ -176,16 +180,20 @@ def playback_signal(sample_rate: int, duration: float | None = None, *, path=Non
     Raises
     ------
     ValueError, OSError
-        On a bad duration or frequency, or an unreadable file.
+        On a bad rate, duration or frequency, or an unreadable file.
     """
-    from echoless._validation import check_positive_float
+    from echoless._validation import check_positive_float, check_positive_int
 
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    if duration is not None:
+        duration = check_positive_float(duration, "duration")
+        if duration > MAX_SECONDS:
+            raise ValueError(f"duration must be at most {MAX_SECONDS} s (a session is kept in memory), got {duration:g}")
     if tone is not None:
         tone = check_positive_float(tone, "tone")
         if tone >= sample_rate / 2:
             raise ValueError(f"tone must be below half the sample rate ({sample_rate / 2:g} Hz), got {tone:g} Hz")
-        n = round(check_positive_float(10.0 if duration is None else duration, "duration") * sample_rate)
-        return 0.3 * np.sin(2 * np.pi * tone * np.arange(n) / sample_rate)
+        return 0.3 * np.sin(2 * np.pi * tone * np.arange(round((duration or 10.0) * sample_rate)) / sample_rate)
     if path is not None:
         from echoless.io import read_audio
 
@@ -196,8 +204,8 @@ def playback_signal(sample_rate: int, duration: float | None = None, *, path=Non
 
         signal = resample_signal(load_recording(TALKERS[0]), 16000, sample_rate)
     if duration is None:
-        return signal
-    return np.resize(signal, round(check_positive_float(duration, "duration") * sample_rate))  # loops
+        return signal[: MAX_SECONDS * sample_rate]
+    return np.resize(signal, round(duration * sample_rate))  # loops
 
 
 def summarize(live, recording: LiveRecording) -> dict:
@@ -213,7 +221,7 @@ def summarize(live, recording: LiveRecording) -> dict:
     rate = live.sample_rate
     lag = live.latency
     stats = live.stats
-    heard = np.any(recording.mic[: len(recording.mic) - lag]) and len(recording.mic) > lag
+    heard = len(recording.mic) > lag and np.any(recording.mic[: len(recording.mic) - lag])
     return {
         "sample_rate": rate,
         "seconds": len(recording.mic) / rate,

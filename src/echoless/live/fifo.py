@@ -98,8 +98,8 @@ class ReferenceFifo:
 
         Indices before 0 (before playback began) and samples already
         overwritten read as zeros; samples not written yet read as zeros and
-        count as an underrun. Reads must not go backwards: the reader has
-        consumed everything before ``start + len(out)`` afterwards.
+        count as an underrun. Afterwards everything before ``start + len(out)``
+        counts as read (for the overrun count: reads normally move forward).
         """
         n = len(out)
         size = self.capacity
