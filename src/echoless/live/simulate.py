@@ -72,6 +72,20 @@ class SimulatedDuplex:
         (samples); the ones due run at ``start + length``.
     seed : int
         Seed of the jitter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from echoless.live import LiveCanceller
+    >>> device = SimulatedDuplex(playback_block=256, capture_block=160, jitter=100)
+    >>> live = LiveCanceller("pfdkf", filter_length=160, device_latency=device.playback_latency, warm_up=False)
+    >>> far_end = 0.1 * np.random.default_rng(0).standard_normal(32000)
+    >>> run = device.run(live, far_end, echo_path=[0.0, 0.0, 0.5, 0.25])
+    >>> len(run.out) == len(run.mic), live.stats.glitches
+    (True, 0)
+    >>> lag = live.latency                               # 159 samples
+    >>> float(np.std(run.out[-8000:]) / np.std(run.mic[-8000 - lag : -lag])) < 0.01
+    True
     """
 
     playback_block: int = 256
