@@ -259,11 +259,10 @@ def _run_report(args: argparse.Namespace) -> None:
 
 
 def _run_live(args: argparse.Namespace) -> None:
-    import json
-
-    from echoless.io import write_audio
     from echoless.live import LiveCanceller
-    from echoless.live.device import check_devices, list_devices, playback_signal, run_duplex, summarize
+    from echoless.live.device import (
+        check_devices, format_summary, list_devices, playback_signal, run_duplex, save_session, summarize,
+    )
 
     if args.list_devices:
         print(list_devices())
@@ -276,19 +275,8 @@ def _run_live(args: argparse.Namespace) -> None:
     latency = None if args.latency == "auto" else round(args.latency * rate / 1000.0)
     recording = run_duplex(live, playback, input_device=args.input, output_device=args.output, device_latency=latency)
     report = summarize(live, recording)
-    for name in ("mic", "ref", "out"):
-        write_audio(args.out / f"{name}.wav", getattr(recording, name), rate, subtype="FLOAT")
-    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    erle_text = "n/a (silent input)" if report["erle_db"] is None else f"{report['erle_db']:.1f} dB"
-    print(f"{report['seconds']:.1f} s at {rate} Hz{'' if recording.complete else ' (the stream stopped early)'}: "
-          f"ERLE {erle_text} (counts echo only while nobody spoke near the microphone)")
-    print(f"latency: device {report['device_latency_ms']:.1f} ms, delay found by the canceller "
-          f"{report['canceller_delay_ms']:.1f} ms, added by echoless {report['added_latency_ms']:.1f} ms")
-    print(f"underruns {report['underruns']}, overruns {report['overruns']}, device xruns {report['device_xruns']}, "
-          f"canceller resets {report['canceller_resets']}, errors {report['canceller_errors']}")
-    print(f"callback time: mean {1000 * report['mean_callback_seconds']:.2f} ms, "
-          f"max {1000 * report['max_callback_seconds']:.2f} ms")
-    print(f"wrote {args.out}/mic.wav, ref.wav, out.wav, report.json")
+    print(format_summary(report))
+    print(f"wrote {', '.join(str(path) for path in save_session(args.out, recording, report))}")
 
 
 _COMMANDS = {"cancel": _run_cancel, "eval": _run_eval, "demo": _run_demo, "report": _run_report, "live": _run_live}

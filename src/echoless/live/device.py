@@ -18,8 +18,10 @@ here, on first use.
 
 from __future__ import annotations
 
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -214,8 +216,6 @@ def summarize(live, recording: LiveRecording) -> dict:
     The ERLE (:func:`echoless.metrics.erle` of ``mic`` and the aligned
     ``out``) measures echo removal only where nobody spoke near the microphone.
     """
-    from dataclasses import asdict
-
     from echoless.metrics import erle
 
     rate = live.sample_rate
@@ -234,3 +234,37 @@ def summarize(live, recording: LiveRecording) -> dict:
         **asdict(stats),
         "glitches": stats.glitches,
     }
+
+
+def format_summary(report: dict) -> str:
+    """The few lines ``echoless live`` prints about a session (from :func:`summarize`)."""
+    erle_text = "n/a (silent input)" if report["erle_db"] is None else f"{report['erle_db']:.1f} dB"
+    stopped = "" if report["complete"] else " (the stream stopped early)"
+    return "\n".join([
+        f"{report['seconds']:.1f} s at {report['sample_rate']} Hz{stopped}: ERLE {erle_text} "
+        "(counts echo only while nobody spoke near the microphone)",
+        f"latency: device {report['device_latency_ms']:.1f} ms, delay found by the canceller "
+        f"{report['canceller_delay_ms']:.1f} ms, added by echoless {report['added_latency_ms']:.1f} ms",
+        f"underruns {report['underruns']}, overruns {report['overruns']}, device xruns {report['device_xruns']}, "
+        f"canceller resets {report['canceller_resets']}, errors {report['canceller_errors']}",
+        f"callback time: mean {1000 * report['mean_callback_seconds']:.2f} ms, "
+        f"max {1000 * report['max_callback_seconds']:.2f} ms",
+    ])
+
+
+def save_session(folder, recording: LiveRecording, report: dict) -> list[Path]:
+    """Write ``mic.wav``, ``ref.wav``, ``out.wav`` (32-bit float) and ``report.json`` into ``folder``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from echoless.io import write_audio
+
+    folder = Path(folder)
+    paths = [write_audio(folder / f"{name}.wav", getattr(recording, name), report["sample_rate"], subtype="FLOAT")
+             for name in ("mic", "ref", "out")]
+    paths.append(folder / "report.json")
+    paths[-1].write_text(json.dumps(report, indent=2) + "\n")
+    return paths
