@@ -10,7 +10,7 @@ TORCH := torch==2.13.0
 #   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: demo test browser
+.PHONY: demo test browser portaudio
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[torch,dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) portaudio
 	$(PY) -m echoless demo --out out
 
 # The report test opens report.html in headless Chromium. Install it when it is
@@ -29,5 +29,13 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || true
 
-test: $(STAMP) browser
+# `echoless live` plays and records through sounddevice, which needs the PortAudio library.
+# Install it when it is missing and we may (root with apt-get); otherwise the live tests that
+# load the real library skip, saying why (the rest fake it).
+portaudio:
+	@/sbin/ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libportaudio2) >/dev/null 2>&1; } || true
+
+test: $(STAMP) browser portaudio
 	$(PY) -m pytest -q

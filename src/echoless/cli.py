@@ -1,7 +1,8 @@
 """The ``echoless`` command line: parse, call the library, print.
 
 Subcommands: ``cancel`` (one recording), ``eval`` (scene folders), ``demo``
-(the whole assignment on built-in data, with a report) and ``report``.
+(the whole assignment on built-in data, with a report), ``report`` and
+``live`` (real time, on the sound card).
 Errors in the input end with a one-line message on stderr and exit code 2.
 """
 
@@ -153,7 +154,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("results", type=pathlib.Path, metavar="RESULTS_DIR")
     report.add_argument("-o", "--out", type=pathlib.Path, help="report path (default: RESULTS_DIR/report.html)")
+    _add_live_parser(commands)
     return parser
+
+
+LIVE_EXAMPLES = """\
+examples:
+  echoless live --list-devices
+  echoless live --duration 10                      plays the shipped talker, records, cancels
+  echoless live --tone 440 --input 2 --output 3    device ids (or name parts) from --list-devices
+  echoless live --play music.wav --out take1
+
+Speakers, not headphones: with headphones there is no echo to cancel.
+Needs sounddevice and PortAudio: pip install 'echoless[live]', apt-get install libportaudio2.
+"""
+
+
+def _device(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _add_live_parser(commands) -> None:
+    live = commands.add_parser(
+        "live", help="cancel the echo in real time on this computer's sound card",
+        description="Play a file, a tone or the shipped talker through the output device, record the input "
+        "device, cancel the echo in the audio callback (PFDKF, delay search, suppressor) and write "
+        "mic.wav, ref.wav, out.wav and report.json to --out; print ERLE, underruns and callback time.",
+        epilog=LIVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    live.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
+    source = live.add_mutually_exclusive_group()
+    source.add_argument("--play", type=pathlib.Path, metavar="FILE", help="audio file to play (default: the shipped talker)")
+    source.add_argument("--tone", type=float, metavar="HZ", help="play a sine of this frequency instead")
+    live.add_argument("--duration", type=float, metavar="S", help="seconds to run (default: the file's length, 10 s for a tone)")
+    live.add_argument("--input", type=_device, metavar="DEVICE", help="input device id or name part (default: the system's)")
+    live.add_argument("--output", type=_device, metavar="DEVICE", help="output device id or name part (default: the system's)")
+    live.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="stream rate (default: %(default)s)")
+    live.add_argument("--latency", type=_delay, default="auto", metavar="auto|MS",
+                      help="device latency: 'auto' (PortAudio's estimate, less 10 ms) or milliseconds (default: auto)")
+    live.add_argument("--out", type=pathlib.Path, default=pathlib.Path("live_out"), metavar="DIR",
+                      help="folder for mic.wav, ref.wav, out.wav, report.json (default: %(default)s)")
 
 
 def _options(args: argparse.Namespace, sample_rate: int) -> dict:
@@ -244,7 +284,28 @@ def _run_report(args: argparse.Namespace) -> None:
     print(f"wrote {build_report(args.results, args.out)}")
 
 
-_COMMANDS = {"cancel": _run_cancel, "eval": _run_eval, "demo": _run_demo, "report": _run_report}
+def _run_live(args: argparse.Namespace) -> None:
+    from echoless.live import LiveCanceller
+    from echoless.live.device import (
+        check_devices, format_summary, list_devices, playback_signal, run_duplex, save_session, summarize,
+    )
+
+    if args.list_devices:
+        print(list_devices())
+        return
+    rate = args.sample_rate
+    playback = playback_signal(rate, args.duration, path=args.play, tone=args.tone)
+    check_devices(rate, args.input, args.output)
+    print("preparing the canceller (the first run on a machine compiles it, about 10 s)...", file=sys.stderr)
+    live = LiveCanceller(sample_rate=rate)
+    latency = None if args.latency == "auto" else round(args.latency * rate / 1000.0)
+    recording = run_duplex(live, playback, input_device=args.input, output_device=args.output, device_latency=latency)
+    report = summarize(live, recording)
+    print(format_summary(report))
+    print(f"wrote {', '.join(str(path) for path in save_session(args.out, recording, report))}")
+
+
+_COMMANDS = {"cancel": _run_cancel, "eval": _run_eval, "demo": _run_demo, "report": _run_report, "live": _run_live}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
