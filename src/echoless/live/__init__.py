@@ -25,7 +25,7 @@ callbacks hand their blocks to one :class:`LiveCanceller`::
 sounddevice is imported only by :mod:`echoless.live.device`, when a session starts.
 """
 
-from echoless.live.canceller import LiveCanceller, LiveStats, default_canceller, warm_up_canceller
+from echoless.live.canceller import LiveCanceller, LiveStats, warm_up_canceller
 from echoless.live.fifo import ReferenceFifo
 from echoless.live.simulate import SimulatedDuplex, SimulatedRun
 
@@ -35,6 +35,5 @@ __all__ = [
     "ReferenceFifo",
     "SimulatedDuplex",
     "SimulatedRun",
-    "default_canceller",
     "warm_up_canceller",
 ]

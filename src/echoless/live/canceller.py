@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from echoless._frames import all_finite
-from echoless._validation import check_choice, check_positive_float, check_positive_int
+from echoless._validation import check_positive_float, check_positive_int
 from echoless.live.fifo import ReferenceFifo
 
 #: Seconds of synthetic echo the canceller processes before the stream starts (see :func:`warm_up_canceller`):
@@ -62,35 +62,16 @@ WARM_UP_SECONDS = 2.5
 FIFO_SECONDS = 2.0
 
 
-def default_canceller(sample_rate: int = 16000, frame_size: int = 160, **options: Any):
-    """The streaming canceller :class:`LiveCanceller` builds when given none.
-
-    :class:`~echoless.aec.PFDKF` with the GCC-PHAT delay search
-    (``delay="auto"``) and the residual-echo suppressor (``postfilter=1.0``):
-    the most echo removed in ``benchmarks/bench_aec_results.md``.
-
-    Parameters
-    ----------
-    sample_rate, frame_size : int
-    **options
-        Override those defaults or set other PFDKF options.
-    """
-    from echoless.aec import PFDKF
-
-    return PFDKF(sample_rate=sample_rate, frame_size=frame_size, **{"delay": "auto", "postfilter": 1.0, **options})
-
-
 def _build_canceller(canceller: Any, sample_rate: int | None, frame_size: int | None, options: dict):
     """A streaming canceller from ``None`` (the default), a method name, or an object to use as is."""
     if canceller is None or isinstance(canceller, str):
         sample_rate = 16000 if sample_rate is None else check_positive_int(sample_rate, "sample_rate")
         if frame_size is None:
             frame_size = round(0.01 * sample_rate)  # 10 ms
-        if canceller is None:
-            return default_canceller(sample_rate, frame_size, **options)
-        from echoless.aec.streaming import METHODS
+        from echoless.aec.methods import DEFAULT_METHOD, make_canceller
 
-        return METHODS[check_choice(canceller, "canceller", METHODS)](sample_rate=sample_rate, frame_size=frame_size, **options)
+        # the one registry: None is the library's default pipeline (PFDKF, delay search, suppressor)
+        return make_canceller(canceller or DEFAULT_METHOD, sample_rate, frame_size=frame_size, **options)
     if not callable(getattr(canceller, "process", None)) or not hasattr(canceller, "frame_size"):
         raise TypeError(
             f"canceller must be None, a method name or a streaming canceller (process(mic, ref), frame_size), "
@@ -212,7 +193,8 @@ class LiveCanceller:
     Parameters
     ----------
     canceller : None, str or streaming canceller
-        ``None`` (default): :func:`default_canceller`. A method name
+        ``None`` (default): the library's default pipeline
+        (:data:`echoless.aec.DEFAULT_METHOD` with its default options). A method name
         (``"pfdkf"``, ``"pbfdaf"``, ``"nlms"``): that canceller, built with
         ``sample_rate``, ``frame_size`` and ``options``. Or any object with
         ``process(mic_frame, ref_frame) -> out_frame`` and ``frame_size``
@@ -242,7 +224,7 @@ class LiveCanceller:
     Examples
     --------
     >>> import numpy as np
-    >>> live = LiveCanceller("nlms", filter_length=64, warm_up=False)
+    >>> live = LiveCanceller("nlms", filter_length=64, postfilter=0, warm_up=False)
     >>> live.push_reference(np.zeros(256))          # playback callback, any block size
     >>> live.process(np.zeros(100)).shape           # capture callback: as many samples back
     (100,)
