@@ -61,7 +61,7 @@ from numpy.typing import ArrayLike
 from echoless._jit import kernel
 from echoless._frames import check_frame
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
-from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, HighPass
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, biquad, design
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -170,11 +170,10 @@ class StreamingCanceller:
 
             self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
-        self._highpass = (
-            (HighPass(self.sample_rate, self.highpass_hz), HighPass(self.sample_rate, self.highpass_hz))
-            if self.highpass_hz > 0
-            else None
-        )
+        # one second-order section for both signals, its states, and the high-passed frames
+        self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
+        self._highpass_states = np.zeros((2, 2))
+        self._inputs = np.empty((2, self.frame_size))
         frame_seconds = self.frame_size / self.sample_rate
         self._level_decay = 10.0 ** (-LEVEL_RELEASE_DB_PER_SECOND * frame_seconds / 10.0)
         # the reference power over the filter's span: is there echo to learn from in the filter?
@@ -206,14 +205,17 @@ class StreamingCanceller:
         """
         mic = self._check_frame(mic_frame, "mic_frame")
         ref = self._check_frame(ref_frame, "ref_frame")
-        if self._highpass is not None:
-            mic = self._highpass[0].process(mic)
-            ref = self._highpass[1].process(ref)
+        # high-pass, running level and far-end activity, in one compiled call
+        far_end_active = input_stage(
+            mic, ref, self._highpass, self._highpass_states, self._inputs, self._levels, self._level_decay,
+            self._recent_smoothing,
+        )
+        self._adapting = self.adapt and far_end_active
+        mic, ref = self._inputs
         if self._delay_tracker is not None:
             ref = self._delay_tracker.process(mic, ref, self)
         elif self._delay_line is not None:
             ref = self._delay_line.process(ref)
-        self._track_level(mic, ref)
         out, echo_estimate, residual_power = self._cancel(mic, ref)
         if self._postfilter is not None:
             filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)  # frames checked
@@ -236,9 +238,6 @@ class StreamingCanceller:
             self._load_filter(self._initial_filter)
         if self._postfilter is not None:
             self._postfilter.reset()
-        if self._highpass is not None:
-            for highpass in self._highpass:
-                highpass.reset()
         self._reset_stream()
         self.n_resets = 0
 
@@ -304,11 +303,6 @@ class StreamingCanceller:
         if 4 * abs(samples) > self.filter_length:
             self._restart_adaptation()
 
-    def _track_level(self, mic: np.ndarray, ref: np.ndarray) -> None:
-        """Update the running level and the far-end activity (see the module notes)."""
-        active = track_level(mic, ref, self._levels, self._level_decay, self._recent_smoothing)
-        self._adapting = self.adapt and active
-
     @property
     def _level(self) -> float:
         """Running peak power per sample of the input (never below :data:`NUMERICAL_FLOOR`)."""
@@ -325,6 +319,7 @@ class StreamingCanceller:
         # exceeded PERSISTENT_RATIO x the mic (see watch_frame)
         self._watch = np.zeros(3)
         self._levels = np.zeros(3)
+        self._highpass_states[:] = 0.0
         self._adapting = self.adapt
         self.n_frames = 0
 
@@ -365,12 +360,26 @@ class StreamingCanceller:
 
 
 @kernel
-def track_level(mic, ref, levels, decay, smoothing):  # pragma: no cover - compiled
-    """Update ``levels`` (3,): the input's running peak power per sample, the far end's, and the
-    far-end power smoothed over the filter span (factor ``smoothing``); True if the far end is
-    active (within FAR_END_ACTIVE_DB of its level). A non-finite frame leaves them as they are."""
-    mic_power = np.dot(mic, mic) / mic.shape[0]
-    ref_power = np.dot(ref, ref) / ref.shape[0]
+def input_stage(mic, ref, sos, states, inputs, levels, decay, smoothing):  # pragma: no cover - compiled
+    """The input stage of one frame (see the module notes); True if the far end is active.
+
+    ``inputs`` (2, B) receives the frames high-passed by the section ``sos``
+    (6,), states ``states`` (2, 2); an empty ``sos`` copies them unfiltered.
+    Updates ``levels`` (3,): the input's running peak power per sample, the
+    far end's, and the far-end power smoothed over the filter span (factor
+    ``smoothing``); active means within FAR_END_ACTIVE_DB of its level. The
+    reference is measured before the bulk delay: the gate then opens and
+    closes up to one delay early, which costs nothing (the filter's input is
+    still silent when it opens). A non-finite frame leaves the levels as they are.
+    """
+    if sos.shape[0] == 0:
+        inputs[0] = mic
+        inputs[1] = ref
+    else:
+        biquad(sos, mic, inputs[0], states[0])
+        biquad(sos, ref, inputs[1], states[1])
+    mic_power = np.dot(inputs[0], inputs[0]) / mic.shape[0]
+    ref_power = np.dot(inputs[1], inputs[1]) / ref.shape[0]
     if np.isfinite(mic_power) and np.isfinite(ref_power):
         levels[0] = max(levels[0] * decay, mic_power, ref_power)
         levels[1] = max(levels[1] * decay, ref_power)

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import fft
 
+from echoless._jit import kernel
 from echoless._validation import as_signal, check_positive_float, check_positive_int, check_same_length
 
 #: Largest delay searched by default, seconds (both signs): device buffers and Bluetooth
@@ -204,13 +205,31 @@ class DelayLine:
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Store ``frame`` (frame_size,), return (a copy of) the frame ``delay`` samples older."""
-        buffer, n, write = self._buffer, self.frame_size, self._write
-        buffer[write : write + n] = frame
-        if write == 0:
-            buffer[self._capacity :] = frame  # the mirror
-        self._write = (write + n) % self._capacity
-        start = (write - self.delay) % self._capacity
-        return buffer[start : start + n].copy()
+        out = np.empty(self.frame_size)
+        self._write = delay_frame(self._buffer, self._write, self._capacity, self.delay, frame, out)
+        return out
+
+
+@kernel
+def delay_frame(buffer, write, capacity, delay, frame, out):  # pragma: no cover - compiled
+    """One :meth:`DelayLine.process` step: store ``frame`` at ``write``, copy the frame ``delay``
+    samples older into ``out``; return the next write position."""
+    n = frame.shape[0]
+    buffer[write : write + n] = frame
+    if write == 0:
+        buffer[capacity:] = frame  # the mirror
+    start = (write - delay) % capacity
+    out[:] = buffer[start : start + n]
+    return (write + n) % capacity
+
+
+@kernel
+def record_and_delay(frames, row, mic, ref, buffer, write, capacity, delay, out):  # pragma: no cover - compiled
+    """:class:`DelayTracker`'s per-frame work in one call: store ``mic`` and ``ref`` in row ``row``
+    of the history ``frames`` (2, rows, B), then :func:`delay_frame` of ``ref``."""
+    frames[0, row] = mic
+    frames[1, row] = ref
+    return delay_frame(buffer, write, capacity, delay, ref, out)
 
 
 class DelayTracker:
@@ -270,12 +289,8 @@ class DelayTracker:
         return self._line.delay
 
     def process(self, mic: np.ndarray, ref: np.ndarray, canceller) -> np.ndarray:
-        """Record one frame pair, maybe re-estimate, return the delayed reference frame."""
-        frames = self._frames
-        frames[0, self._row] = mic
-        frames[1, self._row] = ref
-        self._row = (self._row + 1) % frames.shape[1]
-        self._filled = min(frames.shape[1], self._filled + 1)
+        """Maybe re-estimate (on the history so far), record one frame pair, return the delayed
+        reference frame (with the delay the estimate may just have changed)."""
         if self._estimate is not None:  # an estimate in progress: its next step
             next(self._estimate, None)
         self._countdown -= 1
@@ -283,7 +298,14 @@ class DelayTracker:
             self._countdown = self._period
             self._estimate = self._estimation(canceller)
             next(self._estimate, None)
-        return self._line.process(ref)
+        frames, line = self._frames, self._line
+        delayed = np.empty(len(ref))
+        line._write = record_and_delay(
+            frames, self._row, mic, ref, line._buffer, line._write, line._capacity, line.delay, delayed
+        )
+        self._row = (self._row + 1) % frames.shape[1]
+        self._filled = min(frames.shape[1], self._filled + 1)
+        return delayed
 
     def _estimation(self, canceller) -> Iterator[None]:
         """One delay estimate, spread over three frames (one long FFT each), so that no single

@@ -50,11 +50,8 @@ class HighPass:
     """
 
     def __init__(self, sample_rate: int, cutoff_hz: float = DEFAULT_CUTOFF_HZ) -> None:
-        cutoff_hz = check_positive_float(cutoff_hz, "highpass_hz")
-        if cutoff_hz >= sample_rate / 2:
-            raise ValueError(f"highpass_hz={cutoff_hz:g} must be below the Nyquist frequency {sample_rate / 2:g} Hz")
-        self.cutoff_hz = cutoff_hz
-        self._sos = signal.butter(2, cutoff_hz, "highpass", fs=sample_rate, output="sos")[0]
+        self.cutoff_hz = check_positive_float(cutoff_hz, "highpass_hz")
+        self._sos = design(sample_rate, cutoff_hz)
         # zero initial state on both signals, so that the high-passed microphone is exactly the
         # echo path applied to the high-passed reference from the first sample on
         self._state = np.zeros(2)
@@ -68,6 +65,19 @@ class HighPass:
         out = np.empty(len(frame))
         biquad(self._sos, frame, out, self._state)
         return out
+
+
+def design(sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """The second-order section (6,) of the high-pass (``scipy.signal.butter``, ``output="sos"``).
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff_hz`` is not below ``sample_rate / 2``.
+    """
+    if cutoff_hz >= sample_rate / 2:
+        raise ValueError(f"highpass_hz={cutoff_hz:g} must be below the Nyquist frequency {sample_rate / 2:g} Hz")
+    return signal.butter(2, cutoff_hz, "highpass", fs=sample_rate, output="sos")[0]
 
 
 @kernel
