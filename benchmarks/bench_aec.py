@@ -96,6 +96,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -314,7 +315,16 @@ def score_scene(scene, out: np.ndarray) -> dict[str, float]:
     }
 
 
-def run_scenes(scenes: dict[str, dict], duration: float, makers: dict) -> dict[str, dict[str, dict[str, float]]]:
+def clipped(name: str, where: str, out: np.ndarray, notes: list[str]) -> None:
+    """Note an output that leaves [-1, 1] (AECMOS scores it clipped)."""
+    peak = float(np.max(np.abs(out)))
+    if peak > 1.0:
+        notes.append(f"{name} on {where}: output peak {peak:.2f}, clipped to [-1, 1] for AECMOS")
+
+
+def run_scenes(
+    scenes: dict[str, dict], duration: float, makers: dict, notes: list[str]
+) -> dict[str, dict[str, dict[str, float]]]:
     """``results[system][scene][column]`` for every system on every scene."""
     from echoless.data import make_scene
 
@@ -323,6 +333,7 @@ def run_scenes(scenes: dict[str, dict], duration: float, makers: dict) -> dict[s
         scene = make_scene(duration, sample_rate=SAMPLE_RATE, **options)
         for name, make in makers.items():
             out, seconds, worst = run(make(), scene.mic, scene.ref)
+            clipped(name, repr(scene_name), out, notes)
             metrics = score_scene(scene, out)
             timed = name != MIC_ANCHOR  # the anchor's speed means nothing
             metrics["RTF"] = len(scene.mic) / SAMPLE_RATE / seconds if timed else math.nan
@@ -358,7 +369,7 @@ def load_real(folder: Path, timeline: list[tuple[str, float, float | None]]) -> 
     return EchoExample(mic=mic, ref=ref, sample_rate=rate, name=folder.name, meta={"timeline": segments})
 
 
-def run_real(folder: Path, wanted: list[str] | None) -> dict[str, dict[str, dict[str, float]]]:
+def run_real(folder: Path, wanted: list[str] | None, notes: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """``results[system][recording][column]`` on every real recording, at its own rate."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name, timeline in REAL_TIMELINES.items():
@@ -368,6 +379,7 @@ def run_real(folder: Path, wanted: list[str] | None) -> dict[str, dict[str, dict
         makers, _ = systems(rate, wanted)
         for system, make in makers.items():
             out, _, _ = run(make(), example.mic, example.ref)
+            clipped(system, name, out, notes)
             row = mos_columns(example, out)
             row["ERLE"] = erle(example.mic[start:end], out[start:end])
             results.setdefault(system, {})[name] = row
@@ -472,6 +484,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--systems {args.systems!r} matches no system")
     for note in missing:
         print(f"> peer {note}")
+    notes: list[str] = []
+    warnings.filterwarnings("ignore", message="aecmos: .* clipped")  # listed in the report instead
     noise = 0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE)
     warm_up = []
     for name, make in makers.items():
@@ -488,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, (title, scenes) in parts.items():
         if key not in sets:
             continue
-        results = run_scenes(scenes, duration, makers)
+        results = run_scenes(scenes, duration, makers, notes)
         report += [f"\n## {title}: median over {len(scenes)} scenes ({frames})\n", median_table(results, SCENE_COLUMNS)]
         report += per_scene_tables(results, SCENE_COLUMNS[:-1], "###")
     if "real" in sets:
@@ -496,11 +510,13 @@ def main(argv: list[str] | None = None) -> None:
         if folder is None or not folder.is_dir():
             report.append(f"\n> real recordings: not run (no folder {args.real or 'shared/data/real'} found)")
         else:
-            results = run_real(folder, wanted)
+            results = run_real(folder, wanted, notes)
             report.append("\n## Real recordings (10 ms frames at each file's rate)")
             report += real_tables(results)
     report += ["\n## Warm-up (one-time kernel loading or compiling)\n", *warm_up]
     report += [f"\n> peer {note}" for note in missing]
+    if notes:
+        report += ["\n## Outputs beyond full scale\n", *(f"* {note}" for note in notes)]
     text = "\n".join(report) + "\n"
     print(text)
     if out_path:
