@@ -178,6 +178,7 @@ def echoless_systems(sample_rate: int) -> dict[str, Callable[[], object]]:
     """
     frame = round(FRAME_SECONDS * sample_rate)
     ours = {"delay": "auto", "sample_rate": sample_rate, "frame_size": frame, "filter_ms": 1000 * FILTER_SECONDS}
+    ours32 = {**ours, "frame_size": round(0.032 * sample_rate)}
     return {
         "echoless NLMS": lambda: NLMS(**ours),
         "echoless PBFDAF": lambda: PBFDAF(**ours),
@@ -185,7 +186,7 @@ def echoless_systems(sample_rate: int) -> dict[str, Callable[[], object]]:
         "echoless PFDKF": lambda: PFDKF(**ours),
         "echoless PFDKF+post": lambda: PFDKF(**ours, postfilter=1.0),
         # 32 ms frames: Python's per-frame overhead is shared by 3.2x more samples
-        "echoless PFDKF+post 32 ms": lambda: PFDKF(**{**ours, "frame_size": round(0.032 * sample_rate)}, postfilter=1.0),
+        "echoless PFDKF+post 32 ms": lambda: PFDKF(**ours32, postfilter=1.0),
     }
 
 
@@ -365,7 +366,9 @@ def load_real(folder: Path, timeline: list[tuple[str, float, float | None]]) -> 
     ref = read_audio(folder / "ref.wav", rate)
     ref = np.pad(ref, (0, max(0, len(mic) - len(ref))))[: len(mic)]  # the Mac clip's ref is shorter
     seconds = len(mic) / rate
-    segments = [{"label": label, "start": start, "end": seconds if end is None else end} for label, start, end in timeline]
+    segments = [
+        {"label": label, "start": start, "end": seconds if end is None else end} for label, start, end in timeline
+    ]
     return EchoExample(mic=mic, ref=ref, sample_rate=rate, name=folder.name, meta={"timeline": segments})
 
 
@@ -440,12 +443,14 @@ def real_tables(results: dict[str, dict[str, dict[str, float]]]) -> list[str]:
 def provenance(argv: list[str]) -> str:
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True).stdout.strip()
+            done = subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True)
+            return done.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks", f":!{RESULTS.relative_to(REPOSITORY)}"):
+    results_file = f":!{RESULTS.relative_to(REPOSITORY)}"  # rewritten by every run
+    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks", results_file):
         commit += " with uncommitted changes"
     versions = []
     for package in ("numpy", "speechmos", "onnxruntime", "librosa", *(dist for _, dist in PEERS.values())):
@@ -469,7 +474,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--systems", help="comma-separated parts of system names to run (default: all)")
     parser.add_argument("--sets", default="tuning,held-out,real", help="which of tuning,held-out,real to run")
     parser.add_argument("--real", help="folder of the real recordings (default: shared/data/real above the repository)")
-    parser.add_argument("--out", help=f"markdown file to write (default: {RESULTS.relative_to(REPOSITORY)}, none with --quick)")
+    parser.add_argument(
+        "--out", help=f"markdown file to write (default: {RESULTS.relative_to(REPOSITORY)}, none with --quick)"
+    )
     args = parser.parse_args(argv)
     wanted = [w.strip() for w in args.systems.split(",") if w.strip()] if args.systems else None
     sets = [s.strip() for s in args.sets.split(",")]
@@ -497,7 +504,10 @@ def main(argv: list[str] | None = None) -> None:
     frames = f"{duration:g} s each, 16 kHz, 10 ms frames unless stated, one core"
     parts = {
         "tuning": ("Tuning set", dict(list(TUNING_SCENES.items())[:3]) if args.quick else TUNING_SCENES),
-        "held-out": ("Held-out set (not tuned on)", dict(list(HELD_OUT_SCENES.items())[:2]) if args.quick else HELD_OUT_SCENES),
+        "held-out": (
+            "Held-out set (not tuned on)",
+            dict(list(HELD_OUT_SCENES.items())[:2]) if args.quick else HELD_OUT_SCENES,
+        ),
     }
     for key, (title, scenes) in parts.items():
         if key not in sets:
