@@ -3,6 +3,8 @@
 import numpy as np
 import pyroomacoustics as pra
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from echoless.data import loudspeaker, measure_rt60, room_impulse_responses
 
@@ -43,6 +45,48 @@ def test_loudspeaker_is_linear_at_zero_drive_and_keeps_the_peak():
     assert np.abs(y[np.abs(x) < 0.1]).sum() > np.abs(x[np.abs(x) < 0.1]).sum()
     with pytest.raises(ValueError, match="drive must be finite and >= 0"):
         loudspeaker(x, -1.0)
+
+
+@pytest.mark.parametrize("distortion", [0.05, 2 / 7])
+def test_loudspeaker_harmonics_match_the_closed_form_and_grow_with_level(distortion):
+    # 1 s of a 1 kHz sine at the peak level A = 1, then 1 s at A = 1/4; overall scale 0.4
+    t = np.arange(SR) / SR
+    levels = (1.0, 0.25)
+    x = 0.4 * np.concatenate([level * np.sin(2 * np.pi * 1000 * t) for level in levels])
+    y = loudspeaker(x, 0.0, distortion, SR)
+    for i, level in enumerate(levels):
+        # 0.5 s, 500 whole cycles, from 0.25 s after the level step (the 40 Hz high-pass has settled)
+        window = y[i * SR + SR // 4 : i * SR + 3 * SR // 4]
+        amplitude = 2 * np.abs(np.fft.rfft(window)) / len(window)  # 2 Hz bins: 1 kHz is bin 500
+        fundamental = 0.4 * (level - 3 * distortion * level**3 / 8)  # sin^3 = (3 sin - sin 3wt) / 4
+        assert amplitude[500] == pytest.approx(fundamental, rel=1e-6)
+        # relative to the input amplitude: 2nd harmonic h A / 2, 3rd h A^2 / 8
+        assert amplitude[1000] / (0.4 * level) == pytest.approx(distortion * level / 2, rel=1e-6)
+        assert amplitude[1500] / (0.4 * level) == pytest.approx(distortion * level**2 / 8, rel=1e-6)
+        # no DC and nothing else: a cone radiates no DC, and the polynomial has degree 3
+        others = np.delete(amplitude, [500, 1000, 1500])
+        assert np.max(others) < 1e-9 * fundamental
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    scale=st.floats(1e-3, 1e3),
+    drive=st.floats(0.0, 3.0),
+    distortion=st.floats(0.0, 2 / 7),
+    seed=st.integers(0, 2**16),
+)
+def test_loudspeaker_levels_are_relative_to_the_peak(scale, drive, distortion, seed):
+    x = np.random.default_rng(seed).standard_normal(400)
+    expected = scale * loudspeaker(x, drive, distortion)
+    np.testing.assert_allclose(loudspeaker(scale * x, drive, distortion), expected, rtol=1e-9, atol=1e-12 * scale)
+
+
+def test_loudspeaker_distortion_errors():
+    x = np.ones(10)
+    with pytest.raises(ValueError, match=r"distortion must be in \[0, 2/7\] \(beyond, the curve folds over\)"):
+        loudspeaker(x, 0.0, 0.3)
+    with pytest.raises(ValueError, match="distortion must be finite and >= 0"):
+        loudspeaker(x, 0.0, -0.1)
 
 
 def test_room_impulse_responses_match_the_request_and_pyroomacoustics_measure():

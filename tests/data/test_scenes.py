@@ -124,6 +124,13 @@ def test_nonlinear_loudspeaker_echo():
     assert np.max(np.abs(scene.echo - linear)) > 0.01 * np.max(np.abs(scene.echo))
 
 
+def test_distorting_loudspeaker_echo():
+    scene = make_scene(1.0, seed=3, rt60=0.2, nonlinearity=1.0, distortion=0.2)
+    expected = scipy.signal.convolve(loudspeaker(scene.ref, 1.0, 0.2, SR), scene.rir)[: len(scene.ref)]
+    np.testing.assert_allclose(scene.echo, expected, atol=1e-12)
+    assert scene.meta["distortion"] == 0.2 and make_scene(1.0, seed=3, rt60=0.2).meta["distortion"] == 0.0
+
+
 def test_music_far_end_and_speakers_differ():
     speech = make_scene(1.0, seed=0, rt60=0.2)
     music = make_scene(1.0, seed=0, rt60=0.2, far_end="music")
@@ -158,6 +165,7 @@ def test_to_example_near_end_includes_noise(scene):
         ({"delay_ms": -1.0}, ValueError, "delay_ms must be finite and >= 0"),
         ({"path_change_at": 5.0}, ValueError, "path_change_at=5.0 s must fall inside the scene"),
         ({"nonlinearity": -0.5}, ValueError, "nonlinearity must be finite and >= 0"),
+        ({"distortion": 0.5}, ValueError, r"distortion must be in \[0, 2/7\]"),
         ({"seed": 1.5}, TypeError, "seed must be an integer"),
         ({"timeline": [("talking", 1.0)]}, ValueError, "unknown timeline label 'talking'"),
         ({"timeline": [("double_talk", 0.5)]}, ValueError, "timeline fractions must sum to 1"),

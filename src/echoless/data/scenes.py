@@ -9,8 +9,9 @@ A scene is what one microphone of a hands-free device records:
 
 * ``ref`` is the far end (one shipped talker, or music), gated by the
   :mod:`~echoless.data.timeline`.
-* :math:`L` is the loudspeaker (:func:`~echoless.data.rooms.loudspeaker`,
-  linear unless ``nonlinearity > 0``).
+* :math:`L` is the loudspeaker (:func:`~echoless.data.rooms.loudspeaker`):
+  an amplifier that soft-clips (``nonlinearity``) and a small driver whose
+  harmonic distortion grows with level (``distortion``); linear when both are 0.
 * :math:`h` is the echo path: a bulk delay (``delay_ms``, e.g. a sound-card
   buffer) then the room impulse response from the loudspeaker to the
   microphone. With ``path_change_at`` the loudspeaker moves at that time and
@@ -174,6 +175,7 @@ def make_scene(
     delay_ms: float = 0.0,
     path_change_at: float | None = None,
     nonlinearity: float = 0.0,
+    distortion: float = 0.0,
     timeline: Sequence[tuple[str, float]] | None = None,
 ) -> Scene:
     """Simulate a hands-free recording with echo, a near-end talker and noise.
@@ -203,7 +205,12 @@ def make_scene(
     path_change_at : float, optional
         Time in seconds at which the loudspeaker moves (echo-path change).
     nonlinearity : float
-        Loudspeaker drive (soft clipping); 0 is a linear loudspeaker.
+        Loudspeaker amplifier drive (soft clipping); 0 is linear.
+    distortion : float
+        Loudspeaker driver distortion ``h`` in ``[0, 2/7]``: a sine at the far
+        end's peak level gets a 2nd harmonic of ``h/2`` and a 3rd of ``h/8``
+        of its amplitude, less at lower levels (see
+        :func:`~echoless.data.rooms.loudspeaker`); 0 is linear.
     timeline : sequence of (label, fraction), optional
         Who talks when, as shares of ``duration`` (see
         :mod:`echoless.data.timeline`). Default: 40 % far-end single talk,
@@ -227,6 +234,7 @@ def make_scene(
     snr_db = _finite(snr_db, "snr_db", allow_inf=True)
     delay_ms = check_positive_float(delay_ms, "delay_ms", allow_zero=True)
     nonlinearity = check_positive_float(nonlinearity, "nonlinearity", allow_zero=True)
+    distortion = check_positive_float(distortion, "distortion", allow_zero=True)
     if path_change_at is not None:
         path_change_at = check_positive_float(path_change_at, "path_change_at")
         if path_change_at >= duration:
@@ -254,6 +262,12 @@ def make_scene(
         sources[role] = {"recording": name, "offset_seconds": offset / sample_rate}
         sources[role]["clip"] = _clip(recording, offset, n_samples)
 
+    far_mask = activity_mask(segments, FAR_END_ACTIVE, n_samples, sample_rate)
+    near_mask = activity_mask(segments, NEAR_END_ACTIVE, n_samples, sample_rate)
+    ref = sources["far_end"]["clip"] * far_mask
+    # before the (slow) room, so that an out-of-range distortion fails fast
+    emitted = loudspeaker(ref, nonlinearity, distortion, sample_rate)
+
     # The device stands on a table: anywhere in the floor plan, 0.7 to 1.2 m high (lower in a low room).
     height = rng.uniform(min(0.7, room[2] / 2), min(1.2, room[2] - _WALL_MARGIN))
     microphone = np.array([*(rng.uniform(_WALL_MARGIN, side - _WALL_MARGIN) for side in room[:2]), height])
@@ -264,10 +278,6 @@ def make_scene(
         positions.append(_point_near(rng, microphone, _SPEAKER_DISTANCE, room))
     rirs, rt60s = room_impulse_responses(room, rt60, microphone, positions, sample_rate)
 
-    far_mask = activity_mask(segments, FAR_END_ACTIVE, n_samples, sample_rate)
-    near_mask = activity_mask(segments, NEAR_END_ACTIVE, n_samples, sample_rate)
-    ref = sources["far_end"]["clip"] * far_mask
-    emitted = loudspeaker(ref, nonlinearity)
     delay = int(round(delay_ms * sample_rate / 1000.0))
     speaker_rirs = [rirs[0], *rirs[2:]]  # before and (if any) after the change; rirs[1] is the talker's
     echo_paths = [np.concatenate([np.zeros(delay), rir]) for rir in speaker_rirs]
@@ -308,6 +318,7 @@ def make_scene(
         "path_change_at": path_change_at,
         "path_change_sample": change_sample,
         "nonlinearity": nonlinearity,
+        "distortion": distortion,
         "timeline": segments,
         "far_end_recording": sources["far_end"]["recording"],
         "far_end_offset_seconds": sources["far_end"]["offset_seconds"],
