@@ -206,8 +206,8 @@ def run_task(task: Task) -> dict:
         row.update(_skip_or_cancel(task))
     except Exception as error:  # one bad file must not stop the corpus
         row.update(status="failed", error=_describe(error))
-    if task.out_dir is not None:
-        row["out"] = task.pair.out
+    if task.out_dir is not None:  # the same columns in every summary
+        row = {**row, "note": row.get("note", ""), "error": row.get("error", ""), "out": task.pair.out}
     return row
 
 
@@ -321,7 +321,7 @@ def _failed_row(task: Task, error: BaseException) -> dict:
     """The row of a task whose workers died running it (Dask's KilledWorker)."""
     row = {"example": task.pair.name, "method": task.method, "status": "failed", "error": _describe(error)}
     if task.out_dir is not None:
-        row["out"] = task.pair.out
+        row = {**row, "note": "", "error": row["error"], "out": task.pair.out}
     return row
 
 

@@ -22,10 +22,17 @@ the life of the process: a Dask worker runs many files, so it pays this once,
 not once per file. ``warm_up`` makes each worker pay it before its first file
 (a ``WorkerPlugin``, so workers that join later warm up too), which keeps the
 per-file timings honest.
+
+Results do not depend on the number of workers: the audio comes from the
+same compiled code, and a serial run limits BLAS to one thread as Dask does
+in its workers (with ``threadpoolctl``), so that even the metrics agree to
+the last bit. Across machines with different CPUs or BLAS builds, expect the
+last bits of the metrics to differ.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -103,12 +110,13 @@ def map_tasks(
     bar = tqdm(total=len(items), desc=desc, unit="file", disable=None if progress else True)
     with bar:
         if client is None and min(workers, len(items)) <= 1:
-            if warm_up is not None and items:
-                warm_up()
             results = []
-            for item in items:
-                results.append(function(item))
-                bar.update()
+            with _one_blas_thread():
+                if warm_up is not None and items:
+                    warm_up()
+                for item in items:
+                    results.append(function(item))
+                    bar.update()
             return results
         if client is not None:
             return _on_cluster(client, function, items, warm_up, failed, bar)
@@ -116,6 +124,19 @@ def map_tasks(
 
         with local_client(min(workers, len(items))) as own_client:
             return _on_cluster(own_client, function, items, warm_up, failed, bar)
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread, as in Dask's workers, where threadpoolctl is installed (``[batch]``).
+
+    A BLAS dot product on several threads sums in another order than on one,
+    so a metric would differ from a worker's in its last digit.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # then Dask is not installed either, and there is nothing to match
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _on_cluster(client, function, items, warm_up, failed, bar) -> list:
