@@ -272,3 +272,16 @@ def test_filepair_is_what_workers_receive():
 
     pair = FilePair("x", mic=__import__("pathlib").Path("m.wav"), ref=None, out="m.wav")
     assert pickle.loads(pickle.dumps(Task(pair, "pfdkf", SAMPLE_RATE))).pair == pair
+
+
+def test_without_dask_the_command_runs_in_one_process_or_says_what_to_install(corpus, tmp_path, capsys, monkeypatch):
+    import echoless.batch.runner
+
+    monkeypatch.setattr(echoless.batch.runner, "dask_available", lambda: False)
+    pairs = [str(corpus / "scene00"), "-o", str(tmp_path)]
+    assert main(["batch", *pairs, "--workers", "2"]) == 2
+    assert "needs Dask: pip install 'echoless[batch]'" in capsys.readouterr().err
+    monkeypatch.setattr(echoless.batch.runner, "default_workers", lambda: 2)
+    assert main(["batch", *pairs, "--filter-ms", "16"]) == 0
+    captured = capsys.readouterr()
+    assert "Dask is not installed" in captured.err and "1 done" in captured.out

@@ -127,3 +127,22 @@ def test_memory_does_not_grow_with_duration(tmp_path):
     # a whole-array run would hold 10 x 1.9 MB per signal more; the stream holds a few 1 s blocks either way
     assert ten_minutes - one_minute < 2_000_000, (one_minute, ten_minutes)
     assert ten_minutes < 5_000_000
+
+
+def _padded_loop(canceller, mic, ref):
+    """The textbook run: zero-pad to whole frames covering the latency, process, advance by the latency."""
+    size, latency = canceller.frame_size, canceller.latency
+    padded = -(-(len(mic) + latency) // size) * size
+    mic_frames, ref_frames = np.zeros(padded), np.zeros(padded)
+    mic_frames[: len(mic)], ref_frames[: len(ref)] = mic, ref
+    out = np.concatenate([canceller.process(mic_frames[i : i + size], ref_frames[i : i + size])
+                          for i in range(0, padded, size)])
+    return out[latency : latency + len(mic)]
+
+
+@pytest.mark.parametrize("n", [159, 160, 161, 1000])
+@pytest.mark.parametrize("postfilter", [0.0, 1.0])
+def test_run_canceller_equals_the_padded_frame_loop(n, postfilter):
+    mic, ref = _pair(n, seed=n)
+    make = lambda: make_canceller("pbfdaf", SAMPLE_RATE, postfilter=postfilter, **FAST)  # noqa: E731
+    np.testing.assert_array_equal(run_canceller(make(), mic, ref), _padded_loop(make(), mic, ref))
