@@ -60,6 +60,24 @@ PyTorch, slow).
 """
 
 
+BATCH_DESCRIPTION = """\
+Cancel the echo of every recording of INPUT and write the near-end estimates
+below OUTDIR, mirroring the input names, with OUTDIR/summary.csv and
+summary.md: per file the ERLE where the far end talks alone, oracle metrics
+where near/echo truth files exist, and the error of a file that failed.
+
+INPUT is a folder (every *mic.wav / *mic.flac below it, with the *lpb or *ref
+file beside it: the AEC Challenge's x_mic.wav with x_lpb.wav, or a scene
+folder's mic.wav with ref.wav), a quoted glob of microphone files, an
+AEC-Challenge synthetic folder (nearend_mic_signal/, farend_speech/, ...) or
+a manifest CSV (columns mic, ref[, out, near, echo]).
+
+Finished outputs are skipped: run the same command again to continue a
+stopped run. A bad file is reported and the others go on (exit code 0).
+Recordings longer than 5 min are streamed block by block and not scored.
+"""
+
+
 def _delay(text: str) -> str | float:
     if text == "auto":
         return text
@@ -148,15 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch = commands.add_parser(
         "batch", help="remove the echo from every recording of a corpus",
-        description="Cancel the echo of every recording of INPUT and write the near-end estimates below OUT, "
-        "mirroring the input names, with OUT/summary.csv and OUT/summary.md (per file: ERLE where the far "
-        "end talks alone, oracle metrics where near/echo truth files exist, errors). INPUT is a folder "
-        "(every *mic.wav/*mic.flac below it, with the *lpb or *ref file beside it: the AEC Challenge's "
-        "*_mic.wav/*_lpb.wav, or scene folders' mic.wav/ref.wav), a quoted glob of microphone files, an "
-        "AEC-Challenge synthetic folder (nearend_mic_signal/, farend_speech/) or a manifest CSV (columns "
-        "mic, ref[, out, near, echo]). Finished outputs are skipped, so running the same command again "
-        "continues a stopped run; a bad file is reported in the summary and the others go on. Recordings "
-        "longer than 5 min are streamed block by block and not scored.",
+        description=BATCH_DESCRIPTION,
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     batch.add_argument("input", metavar="INPUT", help="folder, quoted glob, AEC-Challenge folder or manifest .csv")
