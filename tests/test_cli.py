@@ -149,10 +149,11 @@ def test_cancel_each_input_has_its_own_channel(recording, tmp_path, capsys):
 
 @pytest.mark.parametrize("suffix", [".mp4", ".txt", ""])
 def test_cancel_refuses_an_unwritable_output_format_before_processing(recording, tmp_path, capsys, monkeypatch, suffix):
-    import echoless.evaluation
+    import echoless.io
 
     mic_path, ref_path = recording
-    monkeypatch.setattr(echoless.evaluation, "cancel", lambda *a, **k: pytest.fail("processed before refusing"))
+    monkeypatch.setattr(echoless.io, "AudioReader", lambda *a, **k: pytest.fail("read before refusing"))
+    monkeypatch.setattr(echoless.io, "read_audio", lambda *a, **k: pytest.fail("read before refusing"))
     assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / f"o{suffix}")]) == 2
     assert "unknown audio format" in _one_line_error(capsys)
 
@@ -179,7 +180,8 @@ def test_eval_prints_a_table_and_writes_csv_and_markdown(tmp_path, capsys):
         example = EchoExample(mic=echo + near, ref=ref, sample_rate=SAMPLE_RATE, near_end=near, name=f"scene{seed}")
         save_scene(example, tmp_path / "scenes" / f"scene{seed}")
     stem = tmp_path / "results" / "table"
-    args = ["eval", str(tmp_path / "scenes"), "--methods", "nlms,waveform_ls", "--filter-ms", "10", "-o", str(stem)]
+    args = ["eval", str(tmp_path / "scenes"), "--methods", "nlms,waveform_ls", "--filter-ms", "10", "-o", str(stem),
+            "--workers", "1"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("| example | method |")
@@ -234,7 +236,7 @@ def test_eval_reads_an_aec_challenge_folder(tmp_path, capsys):
                                   ("echo_signal", "echo", echo), ("nearend_speech", "nearend_speech", near)):
             write_audio(root / folder / f"{prefix}_fileid_{file_id}.wav", x, SAMPLE_RATE, subtype="FLOAT")
     stem = tmp_path / "table"
-    assert main(["eval", str(root), "--methods", "waveform_ls", "--filter-ms", "10", "-o", str(stem)]) == 0
+    assert main(["eval", str(root), "--methods", "waveform_ls", "--filter-ms", "10", "-o", str(stem), "--workers", "1"]) == 0
     with stem.with_suffix(".csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["example"] for row in rows] == ["fileid_3", "fileid_7"]

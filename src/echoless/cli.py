@@ -1,14 +1,16 @@
 """The ``echoless`` command line: parse, call the library, print.
 
-Subcommands: ``cancel`` (one recording), ``eval`` (scene folders), ``demo``
-(the whole assignment on built-in data, with a report), ``report`` and
-``live`` (real time, on the sound card).
+Subcommands: ``cancel`` (one recording), ``batch`` (a corpus, on local
+processes or a Dask cluster), ``eval`` (methods compared on scene folders),
+``demo`` (the whole assignment on built-in data, with a report), ``report``
+and ``live`` (real time, on the sound card).
 Errors in the input end with a one-line message on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -39,6 +41,12 @@ examples:
       mono microphone, first channel of a stereo reference
   echoless cancel mic.wav ref.wav -o near.wav --method waveform_ls --echo-out echo.wav
       exact least-squares echo path fitted on the whole file; also writes the echo
+  echoless batch corpus/ -o out/
+      every *_mic.wav with its *_lpb.wav (or mic.wav with ref.wav) below corpus/,
+      on all cores; outputs mirror the input names, out/summary.csv holds the
+      metrics; run it again to continue a stopped run
+  echoless batch 'corpus/**/*_mic.wav' -o out/ --scheduler tcp://host:8786
+      the same on a Dask cluster (corpus and out/ on storage every worker sees)
   echoless eval scenes/ --methods pfdkf,pbfdaf,nlms
       metrics of several methods on saved scene folders (table + CSV + markdown)
   echoless demo --out out
@@ -50,6 +58,24 @@ methods: streaming pfdkf (default), pbfdaf, nlms (frame by frame, real time);
 offline waveform_ls, spectral_ls (exact least squares), waveform_lms,
 spectral_lms_spectral, spectral_lms_waveform (the seed's gradient descent in
 PyTorch, slow).
+"""
+
+
+BATCH_DESCRIPTION = """\
+Cancel the echo of every recording of INPUT and write the near-end estimates
+below OUTDIR, mirroring the input names, with OUTDIR/summary.csv and
+summary.md: per file the ERLE where the far end talks alone, oracle metrics
+where near/echo truth files exist, and the error of a file that failed.
+
+INPUT is a folder (every *mic.wav / *mic.flac below it, with the *lpb or *ref
+file beside it: the AEC Challenge's x_mic.wav with x_lpb.wav, or a scene
+folder's mic.wav with ref.wav), a quoted glob of microphone files, an
+AEC-Challenge synthetic folder (nearend_mic_signal/, farend_speech/, ...) or
+a manifest CSV (columns mic, ref[, out, near, echo]).
+
+Finished outputs are skipped: run the same command again to continue a
+stopped run. A bad file is reported and the others go on (exit code 0).
+Recordings longer than 5 min are streamed block by block and not scored.
 """
 
 
@@ -71,6 +97,28 @@ def _method_list(text: str) -> list[str]:
     if unknown or not methods:
         raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown) or text!r}; choose from {', '.join(METHODS)}")
     return methods
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1, got {text!r}")
+    return value
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample-rate", type=int, default=16000, metavar="HZ",
+                        help="sample rate every file must have (default: %(default)s)")
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument("--workers", type=_workers, metavar="N",
+                        help="local processes, through a Dask LocalCluster; 1 runs in this process without Dask "
+                        "(default: the number of cores)")
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the Dask cluster at ADDRESS (tcp://host:8786); its workers read and write "
+                        "the paths given here, so put them on storage every worker sees")
 
 
 def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
     _add_canceller_options(cancel)
 
+    batch = commands.add_parser(
+        "batch", help="remove the echo from every recording of a corpus",
+        description=BATCH_DESCRIPTION,
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument("input", metavar="INPUT", help="folder, quoted glob, AEC-Challenge folder or manifest .csv")
+    batch.add_argument("-o", "--out", type=pathlib.Path, required=True, metavar="OUTDIR", help="output folder")
+    batch.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help="canceller (default: %(default)s)")
+    batch.add_argument("--pattern", metavar="GLOB",
+                       help="glob of the microphone files below the INPUT folder (default: **/*mic.wav and .flac)")
+    batch.add_argument("--overwrite", action="store_true", help="redo outputs that an earlier run finished")
+    batch.add_argument("--float", action="store_true", dest="float_output",
+                       help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
+    _add_engine_options(batch)
+    _add_canceller_options(batch)
+
     evaluate = commands.add_parser(
         "eval", help="compare methods on saved scenes",
         description="Run methods on scene folders (mic.wav, ref.wav[, near.wav, echo.wav, meta.json], "
@@ -126,12 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("folders", nargs="+", metavar="DIR",
-                          help="scene or AEC-Challenge folder, or 'seed': the assignment's recordings, "
-                          "downloaded into the cache on first use ($ECHOLESS_DATA_DIR, else ~/.cache/echoless)")
+                          help="scene folder, folder of them, or AEC-Challenge folder (as for batch), or 'seed': "
+                          "the assignment's recordings, downloaded into the cache on first use "
+                          "($ECHOLESS_DATA_DIR, else ~/.cache/echoless)")
     evaluate.add_argument("--methods", type=_method_list, default=list(STREAMING_METHODS), metavar="M1,M2",
                           help=f"comma-separated methods (default: {','.join(STREAMING_METHODS)})")
     evaluate.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("echoless_eval"), metavar="STEM",
                           help="write STEM.csv and STEM.md (default: %(default)s)")
+    _add_engine_options(evaluate)
     _add_canceller_options(evaluate)
 
     demo = commands.add_parser(
@@ -218,46 +284,103 @@ def _check_distinct_paths(args: argparse.Namespace) -> None:
 
 
 def _run_cancel(args: argparse.Namespace) -> None:
-    from echoless.evaluation import timed_cancel
-    from echoless.io import check_output_format, read_audio, write_audio
+    from echoless.aec.files import cancel_file
+    from echoless.batch import METRICS_MAX_SECONDS
+    from echoless.io import read_audio
     from echoless.talk import far_end_erle
 
     _check_distinct_paths(args)
-    subtype = "FLOAT" if args.float_output else "PCM_16"
-    for path in (args.out, args.echo_out):  # refuse an unwritable output before the work, not after
-        if path is not None:
-            check_output_format(path, subtype)
-    mic = read_audio(args.mic, args.sample_rate, resample=args.resample, channel=args.mic_channel)
-    ref = read_audio(args.ref, args.sample_rate, resample=args.resample, channel=args.ref_channel)
-    if len(mic) != len(ref):
-        raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
     options = _options(args, args.sample_rate)
     if args.method in OFFLINE_METHODS:
         options["progress"] = True
-    result = timed_cancel(mic, ref, args.method, args.sample_rate, **options)
-    write_audio(args.out, result.near_end_estimate, args.sample_rate, subtype=subtype)
-    if args.echo_out is not None:
-        write_audio(args.echo_out, result.echo_estimate, args.sample_rate, subtype=subtype)
-    measured = far_end_erle(mic, result.near_end_estimate, ref, args.sample_rate)
-    if measured.seconds > 0:
-        print(f"{args.method}: ERLE {measured.erle_db:.2f} dB where the far end talks alone "
-              f"({measured.seconds:.1f} of {len(mic) / args.sample_rate:.1f} s, detected from REF and MIC)")
+    # streaming methods read and write in blocks: memory does not grow with the recording's length
+    result = cancel_file(
+        args.mic, args.ref, args.out, args.method, args.sample_rate, echo_path=args.echo_out,
+        mic_channel=args.mic_channel, ref_channel=args.ref_channel, resample=args.resample,
+        subtype="FLOAT" if args.float_output else "PCM_16", **options,
+    )
+    if result.duration <= METRICS_MAX_SECONDS:  # the far-end detection reads whole arrays
+        read = {"sample_rate": args.sample_rate, "resample": args.resample}
+        mic = read_audio(args.mic, channel=args.mic_channel, **read)
+        ref = read_audio(args.ref, channel=args.ref_channel, **read)
+        measured = far_end_erle(mic, read_audio(args.out, args.sample_rate, protect=False), ref, args.sample_rate)
+        if measured.seconds > 0:
+            print(f"{args.method}: ERLE {measured.erle_db:.2f} dB where the far end talks alone "
+                  f"({measured.seconds:.1f} of {result.duration:.1f} s, detected from REF and MIC)")
+        else:
+            print(f"{args.method}: ERLE not measured: no stretch where the far end talks alone was found")
     else:
-        print(f"{args.method}: ERLE not measured: no stretch where the far end talks alone was found")
-    print(f"time {result.seconds:.3f} s, {result.real_time_factor:.0f}x real time")
+        print(f"{args.method}: ERLE not measured: the recording is longer than {METRICS_MAX_SECONDS / 60:g} min "
+              "(the far-end detection reads it whole)")
+    print(f"time {result.seconds:.3f} s with reading and writing, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
 
 
-def _run_eval(args: argparse.Namespace) -> None:
-    from echoless.data.seed import seed_or_path
-    from echoless.evaluation import evaluate, format_markdown, load_examples, write_tables
+def _engine(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
+    """``client`` or ``workers`` for echoless.batch, from --scheduler / --workers."""
+    from echoless.batch.runner import dask_available, default_workers
 
-    examples = load_examples(seed_or_path(folder) for folder in args.folders)
-    rates = {example.sample_rate for example in examples}
-    if len(rates) != 1:
-        raise ValueError(f"the examples have different sample rates {sorted(rates)}; evaluate them separately")
-    rows = evaluate(examples, args.methods, progress=True, **_options(args, rates.pop()))
+    if args.scheduler is not None:
+        if not dask_available():
+            raise ValueError("--scheduler needs Dask: pip install 'echoless[batch]'")
+        from distributed import Client
+
+        return {"client": stack.enter_context(Client(args.scheduler, timeout="20s"))}
+    workers = args.workers or default_workers()
+    if workers > 1 and not dask_available():
+        if args.workers is not None:
+            raise ValueError(f"--workers {workers} needs Dask: pip install 'echoless[batch]', or pass --workers 1")
+        print("echoless: Dask is not installed (pip install 'echoless[batch]'): running in one process",
+              file=sys.stderr)
+        workers = 1
+    return {"workers": workers}
+
+
+def _report_failures(rows: list[dict]) -> None:
+    failed = [row for row in rows if row.get("status") == "failed"]
+    for row in failed[:5]:
+        print(f"failed: {row['example']}: {row['error']}")
+    if len(failed) > 5:
+        print(f"... and {len(failed) - 5} more")
+    if failed:
+        print(f"{len(failed)} of {len(rows)} failed (the others are done)")
+
+
+def _run_batch(args: argparse.Namespace) -> None:
+    from collections import Counter
+
+    from echoless.batch import cancel_corpus, find_pairs
+
+    pairs = find_pairs(args.input, args.pattern, exclude=args.out)
+    with contextlib.ExitStack() as stack:
+        rows = cancel_corpus(
+            pairs, args.out, args.method, sample_rate=args.sample_rate, overwrite=args.overwrite,
+            subtype="FLOAT" if args.float_output else "PCM_16", progress=True,
+            **_engine(args, stack), **_options(args, args.sample_rate),
+        )
+    counts = Counter(row["status"] for row in rows)
+    print(f"{len(rows)} recordings: {counts['done']} done, {counts['skipped']} finished earlier (skipped), "
+          f"{counts['failed']} failed")
+    _report_failures(rows)
+    print(f"wrote {args.out / 'summary.csv'} and {args.out / 'summary.md'}")
+
+
+def _run_eval(args: argparse.Namespace) -> None:
+    from echoless.batch import evaluate_corpus, find_pairs
+    from echoless.evaluation import format_markdown, write_tables
+
+    from echoless.data.seed import seed_or_path
+
+    folders = [seed_or_path(folder) for folder in args.folders]
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{str(folder)!r} is not a folder")
+    pairs = [pair for folder in folders for pair in find_pairs(folder)]
+    with contextlib.ExitStack() as stack:
+        rows = evaluate_corpus(pairs, args.methods, sample_rate=args.sample_rate, progress=True,
+                               **_engine(args, stack), **_options(args, args.sample_rate))
     print(format_markdown(rows), end="")
+    _report_failures(rows)
     csv_path, md_path = write_tables(rows, args.out)
     print(f"wrote {csv_path} and {md_path}")
 
@@ -305,7 +428,10 @@ def _run_live(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(str(path) for path in save_session(args.out, recording, report))}")
 
 
-_COMMANDS = {"cancel": _run_cancel, "eval": _run_eval, "demo": _run_demo, "report": _run_report, "live": _run_live}
+_COMMANDS = {
+    "cancel": _run_cancel, "batch": _run_batch, "eval": _run_eval, "demo": _run_demo, "report": _run_report,
+    "live": _run_live,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

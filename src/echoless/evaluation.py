@@ -1,11 +1,11 @@
-"""Run echo cancellers on examples and tabulate their metrics.
+"""Time echo cancellers and tabulate their metrics.
 
 :func:`timed_cancel` runs any method of the one registry
 (:data:`echoless.aec.METHODS`, through :func:`echoless.aec.cancel`) and
-times it; :func:`evaluate` runs a list of methods on a list of
-:class:`echoless.data.EchoExample` and returns one row per (example, method)
-with :func:`echoless.metrics.oracle_metrics`, the processing time and the
-real-time factor (seconds of audio per second of processing).
+times it; :func:`format_markdown` and :func:`write_tables` turn rows of
+metrics into markdown and CSV. Running methods over a corpus of recordings,
+in parallel or not, is :mod:`echoless.batch` (``echoless eval`` and
+``echoless batch``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from __future__ import annotations
 import csv
 import pathlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
-from echoless.aec.methods import DEFAULT_METHOD, STREAMING_METHODS, cancel, check_method, options_for
-from echoless.metrics import oracle_metrics
+from echoless.aec.methods import DEFAULT_METHOD, cancel, check_method
 
 
 @dataclass
@@ -70,91 +68,6 @@ def timed_cancel(
         seconds=seconds,
         real_time_factor=len(mic) / sample_rate / max(seconds, 1e-12),
     )
-
-
-def load_examples(paths: Iterable[str | pathlib.Path]) -> list:
-    """The examples stored in scene folders or AEC-Challenge folders.
-
-    Each path is one of: a scene folder (``mic.wav``, ``ref.wav``, optional
-    ``near.wav``/``echo.wav``, ``meta.json``: :func:`echoless.data.load_scene`);
-    an ICASSP AEC-Challenge synthetic folder (``nearend_mic_signal/`` ...:
-    :func:`echoless.data.load_aec_challenge`); or a folder whose sub-folders
-    are scene folders.
-
-    Returns
-    -------
-    list of echoless.data.EchoExample
-    """
-    from echoless.data import load_aec_challenge, load_scene
-
-    examples = []
-    for path in map(pathlib.Path, paths):
-        if not path.is_dir():
-            raise FileNotFoundError(f"{str(path)!r} is not a folder")
-        if (path / "mic.wav").exists():
-            examples.append(load_scene(path))
-        elif (path / "nearend_mic_signal").is_dir():
-            examples.extend(load_aec_challenge(path))
-        else:
-            scenes = sorted(sub for sub in path.iterdir() if (sub / "mic.wav").exists())
-            if not scenes:
-                raise ValueError(
-                    f"{str(path)!r} is neither a scene folder (mic.wav, ref.wav), an AEC-Challenge "
-                    "folder (nearend_mic_signal/, farend_speech/) nor a folder of scene folders"
-                )
-            examples.extend(load_scene(scene) for scene in scenes)
-    return examples
-
-
-def evaluate(
-    examples: Iterable,
-    methods: Sequence[str] = STREAMING_METHODS,
-    *,
-    progress: bool = False,
-    **options,
-) -> list[dict]:
-    """Run every method on every example and collect the metrics.
-
-    Parameters
-    ----------
-    examples : iterable of echoless.data.EchoExample
-    methods : sequence of str
-        Names from :data:`echoless.aec.METHODS`.
-    progress : bool
-        Show a progress bar over (example, method) pairs.
-    **options
-        Passed to :func:`echoless.aec.cancel`, each method taking those
-        that apply to it (:func:`echoless.aec.methods.options_for`).
-
-    Returns
-    -------
-    list of dict
-        One row per (example, method): ``example``, ``method``, ``seconds``,
-        ``real_time_factor`` and the keys of :func:`echoless.metrics.oracle_metrics`.
-    """
-    methods = [check_method(method).name for method in methods]
-    if not methods:
-        raise ValueError("methods must name at least one method")
-    examples = list(examples)
-    if not examples:
-        raise ValueError("examples must hold at least one example")
-    rows = []
-    with tqdm(total=len(examples) * len(methods), disable=None if progress else True, desc="evaluate") as bar:
-        for index, example in enumerate(examples):
-            for method in methods:
-                result = timed_cancel(
-                    example.mic, example.ref, method, example.sample_rate, **options_for(method, options)
-                )
-                metrics = oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end)
-                rows.append({
-                    "example": example.name or f"example_{index}",
-                    "method": method,
-                    "seconds": result.seconds,
-                    "real_time_factor": result.real_time_factor,
-                    **metrics,
-                })
-                bar.update()
-    return rows
 
 
 def _columns(rows: Sequence[dict]) -> list[str]:

@@ -11,6 +11,13 @@ destination folder, which is then renamed over the destination
 (:func:`os.replace` is atomic on one file system), so a crash never leaves a
 half-written file behind.
 
+Long files
+----------
+:class:`AudioReader` reads a file block by block with the same checks, and
+:class:`AudioWriter` writes one block by block, atomically too, so an hour of
+audio passes through in a few megabytes (:func:`echoless.aec.files.cancel_file`).
+:func:`read_audio` and :func:`write_audio` are one block of each.
+
 Input protection
 ----------------
 Every file :func:`read_audio` reads is remembered (by resolved path) for the
@@ -34,7 +41,7 @@ import soundfile
 
 from echoless._validation import as_signal, check_positive_int
 
-__all__ = ["read_audio", "resample_signal", "write_audio"]
+__all__ = ["AudioReader", "AudioWriter", "read_audio", "resample_signal", "write_audio"]
 
 # Resolved paths of every file read_audio has read in this process.
 _INPUT_PATHS: set[Path] = set()
@@ -48,6 +55,116 @@ def _as_path(path: Any, name: str = "path") -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
     return Path(path)
+
+
+class AudioReader:
+    """One channel of an audio file, read block by block as checked ``float64`` samples.
+
+    The header is checked when the reader is made (missing file, unreadable
+    format, channels, no samples), each block when it is read (NaN or Inf),
+    so a long file is refused as early as possible without being loaded.
+    Use it as a context manager, or call :meth:`close`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any format libsndfile reads (WAV, FLAC, OGG, ...).
+    channel : int, optional
+        Index of the channel to keep from a multichannel file. Without it a
+        multichannel file is an error, never silently mixed down.
+    protect : bool
+        Remember the file as an input of this run, so that :func:`write_audio`
+        and :class:`AudioWriter` refuse to overwrite it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    sample_rate : int
+        The file's sample rate in Hz (checked by the caller, see :meth:`check_rate`).
+    n_samples : int
+        Samples per channel in the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is a folder, is not readable audio, has several channels
+        (and no ``channel``) or holds no samples.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, channel: int | None = None, protect: bool = True) -> None:
+        self.path = path = _as_path(path)
+        if channel is not None:
+            channel = check_positive_int(channel, "channel", minimum=0)
+        if not path.exists():
+            raise FileNotFoundError(f"audio file not found: {path}")
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not an audio file")
+        try:
+            self._file = soundfile.SoundFile(path)
+        except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
+            ) from None
+        try:
+            n_channels = self._file.channels
+            if channel is not None and channel >= n_channels:
+                raise ValueError(f"channel={channel} is out of range: {path} has {n_channels} channel(s)")
+            if channel is None and n_channels != 1:
+                raise ValueError(
+                    f"{path} has {n_channels} channels, echoless needs mono: pick one with channel=0 "
+                    f"(command line: --channel 0), or another index below {n_channels}"
+                )
+            if self._file.frames <= 0:
+                raise ValueError(f"{path} holds no samples (empty audio file)")
+        except BaseException:
+            self._file.close()
+            raise
+        if protect:
+            _INPUT_PATHS.add(path.resolve())
+        self._channel = channel or 0
+        self.sample_rate = int(self._file.samplerate)
+        self.n_samples = int(self._file.frames)
+
+    def check_rate(self, sample_rate: int) -> None:
+        """Raise a ValueError, saying how to fix it, unless the file is at ``sample_rate`` Hz."""
+        if self.sample_rate != sample_rate:
+            raise ValueError(
+                f"{self.path} has sample rate {self.sample_rate} Hz, expected {sample_rate} Hz; "
+                f"pass resample=True (command line: --resample) to convert it to {sample_rate} Hz"
+            )
+
+    def read(self, n_samples: int = -1) -> np.ndarray:
+        """The next ``n_samples`` samples (fewer at the end, all that are left with -1).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,), float64
+            Integer PCM scaled to ``[-1, 1)``; empty at the end of the file.
+
+        Raises
+        ------
+        ValueError
+            If the block holds NaN or Inf.
+        """
+        start = self._file.tell()
+        data = self._file.read(n_samples, dtype="float64", always_2d=True)[:, self._channel]
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        if bad:
+            where = "" if start == 0 and len(data) == self.n_samples else f" (from {start / self.sample_rate:.1f} s)"
+            raise ValueError(f"{self.path} contains {bad} NaN or Inf sample(s){where}")
+        return np.ascontiguousarray(data)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> "AudioReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def read_audio(
@@ -91,49 +208,14 @@ def read_audio(
         rate (and ``resample`` is false), has several channels (and no
         ``channel``), holds no samples, or holds NaN or Inf.
     """
-    path = _as_path(path)
     sample_rate = check_positive_int(sample_rate, "sample_rate")
-    if channel is not None:
-        channel = check_positive_int(channel, "channel", minimum=0)
-    if not path.exists():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not an audio file")
-    try:
-        data, file_rate = soundfile.read(path, dtype="float64", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
-        ) from None
-    if protect:
-        _INPUT_PATHS.add(path.resolve())
-
-    n_channels = data.shape[1]
-    if channel is not None:
-        if channel >= n_channels:
-            raise ValueError(f"channel={channel} is out of range: {path} has {n_channels} channel(s)")
-        data = data[:, channel]
-    elif n_channels != 1:
-        raise ValueError(
-            f"{path} has {n_channels} channels, echoless needs mono: pick one with channel=0 "
-            f"(command line: --channel 0), or another index below {n_channels}"
-        )
-    else:
-        data = data[:, 0]
-    if data.size == 0:
-        raise ValueError(f"{path} holds no samples (empty audio file)")
-    bad = int(np.count_nonzero(~np.isfinite(data)))
-    if bad:
-        raise ValueError(f"{path} contains {bad} NaN or Inf sample(s)")
-
-    if file_rate != sample_rate:
+    with AudioReader(path, channel=channel, protect=protect) as reader:
         if not resample:
-            raise ValueError(
-                f"{path} has sample rate {file_rate} Hz, expected {sample_rate} Hz; "
-                f"pass resample=True (command line: --resample) to convert it to {sample_rate} Hz"
-            )
-        data = resample_signal(data, int(file_rate), sample_rate)
-    return np.ascontiguousarray(data, dtype=np.float64)
+            reader.check_rate(sample_rate)
+        data = reader.read()
+    if reader.sample_rate != sample_rate:
+        data = resample_signal(data, reader.sample_rate, sample_rate)
+    return data
 
 
 def resample_signal(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -192,6 +274,104 @@ def check_output_format(path: str | os.PathLike, subtype: str = "PCM_16") -> str
     return file_format
 
 
+class AudioWriter:
+    """A mono audio file written block by block, atomically.
+
+    The blocks go to a temporary file in the destination folder, which
+    :meth:`close` renames over ``path`` (:func:`os.replace`); leaving the
+    ``with`` block by an exception deletes it instead, so ``path`` either
+    keeps its old content or holds the whole new one. Samples are written as
+    :func:`write_audio` writes them, block by block: the file is the same,
+    byte for byte, however the signal was cut.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its suffix picks the format (``.wav``, ``.flac``, ...).
+        Missing parent folders are created.
+    sample_rate : int
+        Sample rate in Hz.
+    subtype : str
+        libsndfile subtype: ``"PCM_16"`` (default), ``"PCM_24"``, ``"FLOAT"``, ...
+
+    Raises
+    ------
+    ValueError
+        If ``path`` was read as an input in this process, or the format or
+        subtype is unknown.
+
+    Warns
+    -----
+    UserWarning
+        On :meth:`close`, if a fixed-point ``subtype`` forced samples outside
+        ``[-1, 1]`` to be clipped (once, with the peak).
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, *, subtype: str = "PCM_16") -> None:
+        self.path = path = _as_path(path)
+        self.sample_rate = check_positive_int(sample_rate, "sample_rate")
+        if path.resolve() in _INPUT_PATHS:
+            raise ValueError(
+                f"refusing to overwrite {path}: it was read as an input in this run; write to another path"
+            )
+        file_format = check_output_format(path, subtype)
+        self._clips = subtype not in _FLOAT_SUBTYPES
+        self._subtype = subtype
+        self._peak = 0.0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+        self._temporary = Path(temporary)
+        try:
+            self._file = soundfile.SoundFile(
+                temporary, "w", self.sample_rate, 1, subtype=subtype, format=file_format
+            )
+        except BaseException:
+            self._temporary.unlink(missing_ok=True)
+            raise
+
+    def write(self, block: Any) -> None:
+        """Append finite samples, shape (n,); an empty block is allowed."""
+        block = as_signal(block, "block", allow_empty=True)
+        if self._clips and block.size:
+            peak = float(np.max(np.abs(block)))
+            if peak > 1.0:
+                self._peak = max(self._peak, peak)
+                block = np.clip(block, -1.0, 1.0)
+        self._file.write(block)
+
+    def close(self) -> Path:
+        """Finish the file and move it to ``path``; return ``path``."""
+        try:
+            self._file.close()
+            os.replace(self._temporary, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        if self._peak > 1.0:
+            warnings.warn(
+                f"writing {self.path}: peak {self._peak:.3g} exceeds 1.0; samples are clipped to [-1, 1] "
+                f"for {self._subtype}",
+                UserWarning,
+                stacklevel=3,
+            )
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; ``path`` keeps whatever it held."""
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AudioWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_audio(
     path: str | os.PathLike,
     x: Any,
@@ -230,31 +410,7 @@ def write_audio(
     UserWarning
         If a fixed-point ``subtype`` forces samples outside ``[-1, 1]`` to be clipped.
     """
-    path = _as_path(path)
     x = as_signal(x, "x")
-    sample_rate = check_positive_int(sample_rate, "sample_rate")
-    if path.resolve() in _INPUT_PATHS:
-        raise ValueError(
-            f"refusing to overwrite {path}: it was read as an input in this run; write to another path"
-        )
-    file_format = check_output_format(path, subtype)
-
-    peak = float(np.max(np.abs(x)))
-    if subtype not in _FLOAT_SUBTYPES and peak > 1.0:
-        warnings.warn(
-            f"writing {path}: peak {peak:.3g} exceeds 1.0; samples are clipped to [-1, 1] for {subtype}",
-            UserWarning,
-            stacklevel=2,
-        )
-        x = np.clip(x, -1.0, 1.0)
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        soundfile.write(temporary, x, sample_rate, subtype=subtype, format=file_format)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with AudioWriter(path, sample_rate, subtype=subtype) as writer:
+        writer.write(x)
+    return writer.path

@@ -131,7 +131,7 @@ def test_write_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     def failing_write(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(soundfile, "write", failing_write)
+    monkeypatch.setattr(soundfile.SoundFile, "write", failing_write)
     with pytest.raises(OSError, match="disk full"):
         write_audio(path, np.zeros(10), 16000)
     assert os.listdir(tmp_path) == ["keep.wav"]  # no temporary left, old content intact

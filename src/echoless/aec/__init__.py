@@ -12,6 +12,7 @@ The front door
     :func:`cancel` runs any method of the one registry :data:`METHODS`
     (:mod:`~echoless.aec.methods`) over whole arrays; with no options it runs
     the recommended pipeline (PFDKF, input high-pass, delay search, suppressor).
+    :func:`cancel_file` does the same from files to files, block by block.
 
 Names are imported on first use, so ``import echoless.aec`` never imports torch.
 """
@@ -46,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_METHOD": "methods",
     "STREAMING_METHODS": "methods",
     "OFFLINE_METHODS": "methods",
+    # files to files in blocks (issue 14)
+    "cancel_file": "files",
 }
 
 
