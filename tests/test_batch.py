@@ -128,6 +128,7 @@ def test_run_writes_mirrored_outputs_equal_to_cancel_and_a_summary(corpus, clean
     for row in summary:  # the truth files were read: oracle metrics; the detection found far-end-only stretches
         assert float(row["erle_oracle_db"]) > 3 and float(row["far_end_seconds"]) > 0
         assert np.isfinite(float(row["erle_far_end_db"])) and row["error"] == ""
+        assert 1.0 <= float(row["aecmos_echo"]) <= 5.0 and 1.0 <= float(row["aecmos_other"]) <= 5.0  # [mos] is in dev
     assert "| example | method |" in (out / "summary.md").read_text()
 
 

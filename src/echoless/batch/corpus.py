@@ -18,7 +18,10 @@ Each recording is one task, run on whichever process or Dask worker is free
 3. **Score** (no ground truth needed): ``erle_far_end_db``, the ERLE where
    the far end talks alone, detected from the reference and the microphone
    (:func:`echoless.talk.far_end_erle`; ``far_end_seconds`` says over how
-   long), and :func:`echoless.metrics.oracle_metrics`: ``erle_db`` and
+   long), ``aecmos_echo`` and ``aecmos_other`` where the ``[mos]`` extra is
+   installed (:func:`echoless.metrics.aecmos`, the scenario-less model, on
+   the first 20 s: the model's span), and
+   :func:`echoless.metrics.oracle_metrics`: ``erle_db`` and
    ``mse`` over the whole file, and the oracle metrics where the true near
    end or echo are known (``near``/``echo`` files beside the microphone, the
    AEC-Challenge synthetic truth folders).
@@ -275,8 +278,30 @@ def _cancel_whole(task: Task, out: Path | None) -> dict:
         "real_time_factor": result.real_time_factor,
         "erle_far_end_db": far_end.erle_db,
         "far_end_seconds": far_end.seconds,
+        **_aecmos_columns(example.ref, example.mic, result.near_end_estimate, rate),
         **oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end),
     }
+
+
+def _aecmos_columns(ref, mic, out, rate: int) -> dict:
+    """``aecmos_echo`` and ``aecmos_other`` where speechmos is installed (``echoless[mos]``): the
+    scenario-less model on the first 20 s, which is what the model scores; nothing for a clip
+    under 1 s, which it cannot judge."""
+    import warnings
+
+    from echoless.metrics import aecmos
+
+    seconds = 20.0  # the model's span
+    keep = min(len(mic), round(seconds * rate))
+    if keep < rate:
+        return {}
+    try:
+        with warnings.catch_warnings():  # the clip warning: an output over full scale is scored clipped
+            warnings.simplefilter("ignore", UserWarning)
+            scores = aecmos(ref[:keep], mic[:keep], out[:keep], rate)
+    except ModuleNotFoundError:
+        return {}
+    return {"aecmos_echo": scores.echo_mos, "aecmos_other": scores.other_mos}
 
 
 def _cancel_streamed(task: Task, out: Path) -> dict:
