@@ -391,7 +391,7 @@ def _run_demo(args: argparse.Namespace) -> None:
     from echoless.evaluation import format_markdown
 
     report, summary = run_demo(args.out, data_root=args.data, n_steps=args.steps, progress=True)
-    shown = ("erle_db", "erle_oracle_db", "snr_near_db")
+    shown = ("erle_far_end_db", "aecmos_echo", "aecmos_other", "erle_oracle_db", "snr_near_db")
     rows = [
         {"data": row["data"], "method": row["method"], "seconds": row["seconds"],
          **{key: row["metrics"][key] for key in shown if row["metrics"].get(key) is not None}}

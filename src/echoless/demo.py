@@ -76,21 +76,21 @@ def run_demo(
         raise ValueError(f"unknown streaming method(s) {unknown}: expected some of {STREAMING_METHODS}")
     dataset = default_dataset() if data_root is None else load_seed_dataset(seed_or_path(data_root, progress=progress))
     # imported once the data is there, so a failed download is reported before torch loads
-    from echoless.experiment import run_seed_experiment, save_run, write_json
+    from echoless.experiment import example_timeline, run_seed_experiment, save_run, write_json
     from echoless.report import build_report
 
     out = pathlib.Path(out_dir)
     summary = run_seed_experiment(dataset, out, n_steps=n_steps, kernel_seconds=KERNEL_SECONDS, progress=progress)
     for data, example in dataset.items():
         # the scene's timeline (who talks when) lets the report shade its ERLE-over-time plot
-        timeline = example.meta.get("timeline") or example.meta.get("scene", {}).get("timeline")
+        timeline = example_timeline(example)
         if timeline:
             write_json(out / f"timeline_{data}.json", timeline)
         for method in streaming:
             result = timed_cancel(example.mic, example.ref, method, example.sample_rate, filter_ms=1000 * KERNEL_SECONDS)
             metrics = save_run(
                 out / f"{method}_{data}", example.mic, example.ref, result.near_end_estimate,
-                example.sample_rate, result.seconds, example.echo, example.near_end,
+                example.sample_rate, result.seconds, example.echo, example.near_end, timeline,
             )
             summary["rows"].append({"method": method, "data": data, "seconds": result.seconds, "metrics": metrics})
     write_json(out / "summary.json", summary)

@@ -11,6 +11,7 @@ in parallel or not, is :mod:`echoless.batch` (``echoless eval`` and
 from __future__ import annotations
 
 import csv
+import warnings
 import pathlib
 import time
 from collections.abc import Sequence
@@ -68,6 +69,49 @@ def timed_cancel(
         seconds=seconds,
         real_time_factor=len(mic) / sample_rate / max(seconds, 1e-12),
     )
+
+
+def blind_metrics(mic: np.ndarray, ref: np.ndarray, output: np.ndarray, sample_rate: int, timeline=None) -> dict:
+    """The scores of a canceller's output that need no ground truth.
+
+    Parameters
+    ----------
+    mic, ref, output : numpy.ndarray, shape (T,)
+        Microphone, far-end reference and canceller output (aligned with ``mic``).
+    sample_rate : int
+        Sampling rate in Hz.
+    timeline : list of dict, optional
+        Who talks when, if known (simulated scenes); else detected.
+
+    Returns
+    -------
+    dict
+        ``far_end_seconds`` and ``erle_far_end_db``: how long the far end
+        talks alone and the ERLE there (:func:`echoless.talk.far_end_erle`;
+        left out when that is never);
+        and, where the ``[mos]`` extra is installed and the clip lasts at least
+        1 s, ``aecmos_echo`` and ``aecmos_other``: AECMOS
+        (:func:`echoless.metrics.aecmos`) of the first 20 s, the model's span,
+        by the model that guesses the talk type itself (an output over full
+        scale is scored clipped, as a 16-bit file would hold it).
+    """
+    from echoless.metrics import aecmos
+    from echoless.talk import far_end_erle
+
+    far_end = far_end_erle(mic, output, ref, sample_rate, timeline=timeline)
+    scores = {"far_end_seconds": far_end.seconds}
+    if far_end.seconds > 0:  # like the oracle metrics, a score that cannot be had is left out
+        scores["erle_far_end_db"] = far_end.erle_db
+    keep = min(len(mic), round(20.0 * sample_rate))
+    if keep < sample_rate:
+        return scores
+    try:
+        with warnings.catch_warnings():  # the clip warning
+            warnings.simplefilter("ignore", UserWarning)
+            opinion = aecmos(ref[:keep], mic[:keep], output[:keep], sample_rate)
+    except ModuleNotFoundError:
+        return scores
+    return {**scores, "aecmos_echo": opinion.echo_mos, "aecmos_other": opinion.other_mos}
 
 
 def _columns(rows: Sequence[dict]) -> list[str]:

@@ -75,6 +75,7 @@ def save_run(
     seconds: float,
     echo: np.ndarray | None = None,
     near_end: np.ndarray | None = None,
+    timeline: list[dict] | None = None,
 ) -> dict:
     """Write one run of the results layout: the four WAVs and ``metrics.json``.
 
@@ -88,18 +89,27 @@ def save_run(
         Wall time of the run.
     echo, near_end : numpy.ndarray, shape (T,), optional
         The truth, for the oracle metrics.
+    timeline : list of dict, optional
+        Who talks when, for the ERLE where the far end talks alone (else detected).
 
     Returns
     -------
     dict
-        The metrics written: :func:`~echoless.metrics.oracle_metrics` and ``seconds``.
+        The metrics written: :func:`~echoless.evaluation.blind_metrics`,
+        :func:`~echoless.metrics.oracle_metrics` and ``seconds``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     signals = {"near_end_est": near_end_estimate, "echo_est": mic - near_end_estimate, "mic": mic, "ref": ref}
     for name, signal in signals.items():
         # 32-bit float WAV: estimates may exceed [-1, 1] and must not be clipped
         write_audio(folder / f"{name}.wav", signal, sample_rate, subtype="FLOAT")
-    metrics = {**oracle_metrics(mic, near_end_estimate, echo, near_end), "seconds": seconds}
+    from echoless.evaluation import blind_metrics
+
+    metrics = {
+        **blind_metrics(mic, ref, near_end_estimate, sample_rate, timeline),
+        **oracle_metrics(mic, near_end_estimate, echo, near_end),
+        "seconds": seconds,
+    }
     write_json(folder / "metrics.json", metrics)
     return metrics
 
@@ -109,6 +119,12 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def example_timeline(example: Any) -> list[dict] | None:
+    """Who talks when, if the example knows (simulated scenes, the built-in data)."""
+    meta = getattr(example, "meta", None) or {}
+    return meta.get("timeline") or meta.get("scene", {}).get("timeline")
 
 
 def _true_echo_path(example: Any) -> np.ndarray | None:
@@ -307,7 +323,9 @@ def run_seed_experiment(
             all_logs[method] = logs
             near_end_estimate = mic - echo_estimate
             folder = out / f"{method}_{data}"
-            metrics = save_run(folder, mic, ref, near_end_estimate, sample_rate, seconds, echo, near_end)
+            metrics = save_run(
+                folder, mic, ref, near_end_estimate, sample_rate, seconds, echo, near_end, example_timeline(dataset[data])
+            )
             write_json(folder / "logs.json", logs)
             _write_csv(folder / "logs.csv", logs)
             title = f"{method} on {data}"

@@ -35,10 +35,14 @@ from echoless.plots import plot_erle_over_time, plot_spectrograms
 
 REPORT_NAME = "report.html"
 
-# metric key -> (column title, format); the keys of echoless.metrics.oracle_metrics plus "seconds"
+# metric key -> (column title, format); the keys of echoless.evaluation.blind_metrics and
+# echoless.metrics.oracle_metrics, plus "seconds"
 COLUMNS = {
     "seconds": ("time (s)", "{:.2f}"),
-    "erle_db": ("ERLE (dB)", "{:.2f}"),
+    "erle_far_end_db": ("ERLE where the far end talks alone (dB)", "{:.2f}"),
+    "aecmos_echo": ("AECMOS echo", "{:.2f}"),
+    "aecmos_other": ("AECMOS other", "{:.2f}"),
+    "erle_db": ("ERLE, whole file (dB)", "{:.2f}"),
     "erle_oracle_db": ("oracle ERLE (dB)", "{:.2f}"),
     "snr_near_db": ("near-end SNR (dB)", "{:.2f}"),
     "si_snr_near_db": ("near-end SI-SNR (dB)", "{:.2f}"),
@@ -228,8 +232,12 @@ def build_report(results_dir: str | pathlib.Path, output: str | pathlib.Path | N
         f"<title>echoless report: {html.escape(results_dir.name)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>echoless report</h1><p>Results in <code>{html.escape(str(results_dir))}</code>, "
         f"built {stamp} by echoless {echoless.__version__}. Data: {toc}.</p>"
-        "<p>ERLE (mic over output energy) counts echo removal only where the mic holds echo alone; "
-        "oracle metrics compare with the true echo and near end, which only synthetic data has.</p>"
+        "<p>ERLE (mic over output energy) counts echo removal only where the mic holds echo alone: "
+        "the first column measures it where the far end talks alone (from the timeline where one is "
+        "known, else detected from the reference and the mic); the whole-file ERLE mostly measures the "
+        "near-end talker that a good canceller keeps. AECMOS (1 to 5, the AEC Challenge's model) "
+        "predicts how much echo and how much other degradation a listener hears. Oracle metrics "
+        "compare with the true echo and near end, which only synthetic data has.</p>"
         + "\n".join(sections)
         + "</body></html>\n"
     )

@@ -19,8 +19,7 @@ Each recording is one task, run on whichever process or Dask worker is free
    the far end talks alone, detected from the reference and the microphone
    (:func:`echoless.talk.far_end_erle`; ``far_end_seconds`` says over how
    long), ``aecmos_echo`` and ``aecmos_other`` where the ``[mos]`` extra is
-   installed (:func:`echoless.metrics.aecmos`, the scenario-less model, on
-   the first 20 s: the model's span), and
+   installed (:func:`echoless.evaluation.blind_metrics`), and
    :func:`echoless.metrics.oracle_metrics`: ``erle_db`` and
    ``mse`` over the whole file, and the oracle metrics where the true near
    end or echo are known (``near``/``echo`` files beside the microphone, the
@@ -260,10 +259,9 @@ def _skip_or_cancel(task: Task) -> dict:
 
 def _cancel_whole(task: Task, out: Path | None) -> dict:
     from echoless.data import EchoExample
-    from echoless.evaluation import timed_cancel
+    from echoless.evaluation import blind_metrics, timed_cancel
     from echoless.io import read_audio, write_audio
     from echoless.metrics import oracle_metrics
-    from echoless.talk import far_end_erle
 
     pair, rate = task.pair, task.sample_rate
     truth = {key: read_audio(path, rate) for key, path in (("near_end", pair.near), ("echo", pair.echo)) if path}
@@ -271,37 +269,14 @@ def _cancel_whole(task: Task, out: Path | None) -> dict:
     result = timed_cancel(example.mic, example.ref, task.method, rate, **task.options)
     if out is not None:
         write_audio(out, result.near_end_estimate, rate, subtype=task.subtype)
-    far_end = far_end_erle(example.mic, result.near_end_estimate, example.ref, rate)
     return {
         "duration": example.duration,
         "seconds": result.seconds,
         "real_time_factor": result.real_time_factor,
-        "erle_far_end_db": far_end.erle_db,
-        "far_end_seconds": far_end.seconds,
-        **_aecmos_columns(example.ref, example.mic, result.near_end_estimate, rate),
+        **blind_metrics(example.mic, example.ref, result.near_end_estimate, rate),
         **oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end),
     }
 
-
-def _aecmos_columns(ref, mic, out, rate: int) -> dict:
-    """``aecmos_echo`` and ``aecmos_other`` where speechmos is installed (``echoless[mos]``): the
-    scenario-less model on the first 20 s, which is what the model scores; nothing for a clip
-    under 1 s, which it cannot judge."""
-    import warnings
-
-    from echoless.metrics import aecmos
-
-    seconds = 20.0  # the model's span
-    keep = min(len(mic), round(seconds * rate))
-    if keep < rate:
-        return {}
-    try:
-        with warnings.catch_warnings():  # the clip warning: an output over full scale is scored clipped
-            warnings.simplefilter("ignore", UserWarning)
-            scores = aecmos(ref[:keep], mic[:keep], out[:keep], rate)
-    except ModuleNotFoundError:
-        return {}
-    return {"aecmos_echo": scores.echo_mos, "aecmos_other": scores.other_mos}
 
 
 def _cancel_streamed(task: Task, out: Path) -> dict:
