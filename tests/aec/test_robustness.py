@@ -246,3 +246,29 @@ def test_far_end_pause_during_near_end_talk(name, options):
         ("far_end_single_talk", 0.25), ("near_end_single_talk", 0.3125), ("far_end_single_talk", 0.4375)])  # fmt: skip
     out = _run(name, options, scene.mic, scene.ref)
     assert erle(*_last(6, scene.mic, out)) > 3.0
+
+
+# --------------------------------------------------------------- the watch, as a property
+@pytest.mark.parametrize(("name", "options"), CONFIGURATIONS, ids=IDS)
+@settings(max_examples=5, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    near_db=st.floats(-20.0, 20.0),
+    burst_db=st.floats(0.0, 60.0),
+)
+def test_output_never_above_the_mic_for_longer_than_the_watch(name, options, seed, near_db, burst_db):
+    """Whatever the echo path, near-end level and mic bursts, no output stays 1 dB above the mic,
+    frame after frame, for longer than the watch window (then the filter is reset)."""
+    rng = np.random.default_rng(seed)
+    n = 4 * RATE
+    ref = rng.standard_normal(n) * (1 + np.sin(2 * np.pi * 0.7 * np.arange(n) / RATE))
+    path = rng.standard_normal(400) * np.exp(-np.arange(400) / 80)
+    mic = np.convolve(ref, path)[:n] / np.sqrt(np.sum(path**2))
+    near = rng.standard_normal(n) * 10 ** (near_db / 20) * (np.sin(2 * np.pi * 0.4 * np.arange(n) / RATE) > 0)
+    mic = mic + near
+    burst = slice(RATE, RATE + 480)
+    mic[burst] += rng.standard_normal(480) * 10 ** (burst_db / 20)
+    out = _run(name, options, mic, ref)
+    assert np.all(np.isfinite(out))
+    in_frames, _ = _longest_times_above_mic(out, mic)
+    assert in_frames <= DIVERGENCE_SECONDS + 0.02
