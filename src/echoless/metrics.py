@@ -324,7 +324,15 @@ def _speechmos_aecmos():
 def _aecmos_model(module: Any, name: str) -> Any:
     # one ONNX session per process and model (speechmos.aecmos.run keeps only the last one
     # and rebuilds it whenever the model changes, e.g. between talk_type=None and "st")
-    return module.AECMOS(name)
+    model = module.AECMOS(name)
+    # on one thread: a corpus runs one process per core (echoless.batch), and a score then does
+    # not depend on how many threads the machine would have given it
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    model.ort_session = onnxruntime.InferenceSession(model.model_path, options)
+    return model
 
 
 def aecmos(
