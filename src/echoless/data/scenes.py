@@ -18,6 +18,16 @@ A scene is what one microphone of a hands-free device records:
 * :math:`g` is the response from the near-end talker (the other shipped
   voice) to the microphone, in the same room.
 * ``noise`` is stationary pink noise (power falling 3 dB per octave).
+* With ``clock_drift_ppm`` the microphone's sample clock runs that many
+  parts per million faster than the loudspeaker's: microphone sample ``n``
+  is taken at reference time ``n / (1 + ppm * 1e-6)``, so the echo is
+  band-limited interpolation of the drift-free echo at those positions
+  (:func:`echoless.aec.fractional.interpolate`, 16 taps a side, error below
+  -95 dB up to 0.8 of the Nyquist frequency) and its delay grows by ``ppm``
+  microseconds per second (100 ppm: 96 samples at 16 kHz after 60 s). A tone
+  in the reference reaches the microphone ``ppm`` parts per million lower in
+  digital frequency. The near end and the noise have no reference to drift
+  against and are left as they are.
 
 Levels follow from two ratios, each measured over the samples where the
 talker is active (the far end's for the echo, the near end's for near and
@@ -46,6 +56,7 @@ import numpy as np
 from echoless._validation import check_choice, check_positive_float, check_positive_int
 from echoless.conv import convolve
 from echoless.io import resample_signal
+from echoless.aec.fractional import HALF_WIDTH, interpolate
 from echoless.data.example import EchoExample
 from echoless.data.rooms import loudspeaker, room_impulse_responses
 from echoless.data.talkers import MUSIC, SAMPLE_RATE, TALKERS, load_recording
@@ -65,6 +76,8 @@ _SPEAKER_DISTANCE = (0.1, 0.4)
 # Near-end talker to microphone, metres.
 _TALKER_DISTANCE = (0.6, 1.5)
 _WALL_MARGIN = 0.3
+# Sound-card clocks differ by tens of ppm; a thousand is a wrong sample rate, not a drift.
+_MAX_DRIFT_PPM = 1000.0
 
 
 @dataclass
@@ -175,6 +188,7 @@ def make_scene(
     path_change_at: float | None = None,
     nonlinearity: float = 0.0,
     timeline: Sequence[tuple[str, float]] | None = None,
+    clock_drift_ppm: float = 0.0,
 ) -> Scene:
     """Simulate a hands-free recording with echo, a near-end talker and noise.
 
@@ -208,6 +222,10 @@ def make_scene(
         Who talks when, as shares of ``duration`` (see
         :mod:`echoless.data.timeline`). Default: 40 % far-end single talk,
         40 % double talk, 20 % near-end single talk.
+    clock_drift_ppm : float
+        How much faster the microphone's sample clock runs than the
+        loudspeaker's, in parts per million (negative: slower); see the
+        module notes. Within +-1000.
 
     Returns
     -------
@@ -227,6 +245,9 @@ def make_scene(
     snr_db = _finite(snr_db, "snr_db", allow_inf=True)
     delay_ms = check_positive_float(delay_ms, "delay_ms", allow_zero=True)
     nonlinearity = check_positive_float(nonlinearity, "nonlinearity", allow_zero=True)
+    clock_drift_ppm = _finite(clock_drift_ppm, "clock_drift_ppm")
+    if abs(clock_drift_ppm) > _MAX_DRIFT_PPM:
+        raise ValueError(f"clock_drift_ppm={clock_drift_ppm} is beyond +-{_MAX_DRIFT_PPM:g} (sound-card clocks differ by tens)")
     if path_change_at is not None:
         path_change_at = check_positive_float(path_change_at, "path_change_at")
         if path_change_at >= duration:
@@ -271,11 +292,16 @@ def make_scene(
     delay = int(round(delay_ms * sample_rate / 1000.0))
     speaker_rirs = [rirs[0], *rirs[2:]]  # before and (if any) after the change; rirs[1] is the talker's
     echo_paths = [np.concatenate([np.zeros(delay), rir]) for rir in speaker_rirs]
-    echo = convolve(emitted, echo_paths[0])[:n_samples]
+    # a slow microphone clock reads the echo up to n_samples * |drift| past its end
+    drift = clock_drift_ppm * 1e-6
+    n_echo = n_samples + (math.ceil(n_samples * abs(drift)) + HALF_WIDTH if drift else 0)
+    echo = np.pad(convolve(emitted, echo_paths[0]), (0, n_echo))[:n_echo]
     change_sample = None
     if path_change_at is not None:
         change_sample = int(round(path_change_at * sample_rate))
-        echo[change_sample:] = convolve(emitted, echo_paths[1])[change_sample:n_samples]
+        echo[change_sample:] = np.pad(convolve(emitted, echo_paths[1]), (0, n_echo))[change_sample:n_echo]
+    if drift:
+        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift))
     near = convolve(sources["near_end"]["clip"] * near_mask, rirs[1])[:n_samples]
 
     echo_power = _active_power(echo, far_mask)
@@ -308,6 +334,7 @@ def make_scene(
         "path_change_at": path_change_at,
         "path_change_sample": change_sample,
         "nonlinearity": nonlinearity,
+        "clock_drift_ppm": clock_drift_ppm,
         "timeline": segments,
         "far_end_recording": sources["far_end"]["recording"],
         "far_end_offset_seconds": sources["far_end"]["offset_seconds"],

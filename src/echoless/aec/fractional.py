@@ -1,0 +1,96 @@
+r"""Band-limited interpolation at fractional sample positions (Kaiser-windowed sinc).
+
+A signal sampled at the Nyquist rate is known between its samples:
+:math:`x(p) = \sum_k x[k]\,\mathrm{sinc}(p - k)`. Truncated to the ``2H``
+samples around ``p`` and tapered by a Kaiser window of half-width ``H``
+(J. F. Kaiser, "Nonrecursive digital filter design using the I0-sinh window
+function", ISCAS 1974; the interpolator of J. O. Smith's *Digital Audio
+Resampling*, with one kernel evaluated per output sample instead of a table),
+
+.. math:: x(i + \mu) \approx \sum_{k=-H+1}^{H} x[i + k]\,
+          \mathrm{sinc}(k - \mu)\, w\!\Big(\frac{k - \mu}{H}\Big),\qquad
+          w(t) = \frac{I_0\big(\beta\sqrt{1 - t^2}\big)}{I_0(\beta)},
+
+with ``i = floor(p)`` and ``mu = p - i`` in [0, 1). At ``mu = 0`` the kernel is
+a unit impulse, so integer positions return the samples themselves, exactly.
+With ``H = 16`` and ``beta = 10`` the error on a unit tone stays below
+-95 dB up to 0.8 of the Nyquist frequency (tested against the tone's exact
+value); above that the window's transition band attenuates the tone.
+
+:func:`interpolate` evaluates a whole signal at arbitrary positions (the
+simulated clock drift of :func:`echoless.data.make_scene`);
+:class:`echoless.aec.drift.DriftingDelayLine` uses :func:`kernel` to delay a
+stream by a slowly changing, fractional number of samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import i0
+
+#: Taps on each side of the interpolated position.
+HALF_WIDTH = 16
+#: Kaiser window shape: larger trades a wider transition band for lower ripple.
+BETA = 10.0
+
+
+def kernel(fractions: np.ndarray, half_width: int = HALF_WIDTH, beta: float = BETA) -> np.ndarray:
+    """Interpolation weights for positions ``i + mu``, one row per ``mu``.
+
+    Parameters
+    ----------
+    fractions : numpy.ndarray, shape (N,)
+        Fractional parts ``mu`` in [0, 1).
+    half_width, beta : int, float
+        ``H`` and the Kaiser shape (see the module notes).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 2 * half_width)
+        Row ``n`` weighs the samples ``x[i - H + 1 .. i + H]``.
+    """
+    offsets = np.arange(-half_width + 1, half_width + 1) - np.asarray(fractions, dtype=np.float64)[:, None]
+    taper = i0(beta * np.sqrt(np.clip(1.0 - (offsets / half_width) ** 2, 0.0, None))) / i0(beta)
+    return np.sinc(offsets) * taper
+
+
+def interpolate(x: ArrayLike, positions: ArrayLike, half_width: int = HALF_WIDTH, beta: float = BETA) -> np.ndarray:
+    """``x`` evaluated at fractional sample positions (zero outside the signal).
+
+    Parameters
+    ----------
+    x : array_like, shape (T,)
+        A band-limited signal.
+    positions : array_like, shape (N,)
+        Where to evaluate it, in samples (``positions[n] = 2.5`` is halfway
+        between ``x[2]`` and ``x[3]``).
+    half_width, beta : int, float
+        Kernel size and shape (see the module notes).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(400)
+    >>> x = np.sin(0.3 * t)
+    >>> bool(abs(interpolate(x, [200.25])[0] - np.sin(0.3 * 200.25)) < 1e-4)
+    True
+    """
+    x = np.asarray(x, dtype=np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
+    padded = np.concatenate([np.zeros(half_width), x, np.zeros(half_width + 1)])
+    out = np.empty(len(positions))
+    chunk = 1 << 14  # rows of the kernel at a time: (chunk, 2H) floats
+    taps = np.arange(2 * half_width)
+    for start in range(0, len(positions), chunk):
+        p = positions[start : start + chunk]
+        whole = np.floor(p)
+        # x[i - H + 1 + j] is padded[i + 1 + j]; positions outside the signal read zeros
+        index = np.clip(whole.astype(np.int64) + 1, 0, len(padded) - 2 * half_width)[:, None] + taps
+        out[start : start + chunk] = np.einsum("nj,nj->n", padded[index], kernel(p - whole, half_width, beta))
+    out[(positions <= -half_width) | (positions >= len(x) - 1 + half_width)] = 0.0
+    return out
