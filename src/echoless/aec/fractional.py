@@ -25,6 +25,8 @@ stream by a slowly changing, fractional number of samples.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import i0
@@ -33,15 +35,22 @@ from scipy.special import i0
 HALF_WIDTH = 16
 #: Kaiser window shape: larger trades a wider transition band for lower ripple.
 BETA = 10.0
+#: Kernels tabulated per sample (linear interpolation between them).
+PHASES = 512
 
 
 def kernel(fractions: np.ndarray, half_width: int = HALF_WIDTH, beta: float = BETA) -> np.ndarray:
     """Interpolation weights for positions ``i + mu``, one row per ``mu``.
 
+    The weights are read from a table of :data:`PHASES` + 1 kernels (computed
+    once per ``half_width, beta``), linearly interpolated between its rows:
+    that costs 1e-5 of a sample's weight at most (-100 dB), and spares
+    ``2 H`` Bessel functions per output sample.
+
     Parameters
     ----------
     fractions : numpy.ndarray, shape (N,)
-        Fractional parts ``mu`` in [0, 1).
+        Fractional parts ``mu`` in [0, 1].
     half_width, beta : int, float
         ``H`` and the Kaiser shape (see the module notes).
 
@@ -50,9 +59,21 @@ def kernel(fractions: np.ndarray, half_width: int = HALF_WIDTH, beta: float = BE
     numpy.ndarray, shape (N, 2 * half_width)
         Row ``n`` weighs the samples ``x[i - H + 1 .. i + H]``.
     """
-    offsets = np.arange(-half_width + 1, half_width + 1) - np.asarray(fractions, dtype=np.float64)[:, None]
+    table = _table(half_width, beta)
+    phase = np.clip(np.asarray(fractions, dtype=np.float64), 0.0, 1.0) * PHASES
+    row = np.minimum(phase.astype(np.int64), PHASES - 1)
+    blend = (phase - row)[:, None]
+    return table[row] * (1.0 - blend) + table[row + 1] * blend
+
+
+@functools.lru_cache(maxsize=4)
+def _table(half_width: int, beta: float) -> np.ndarray:
+    """Exact kernels at ``mu = 0, 1/PHASES, ..., 1``, shape (PHASES + 1, 2 * half_width)."""
+    offsets = np.arange(-half_width + 1, half_width + 1) - np.linspace(0.0, 1.0, PHASES + 1)[:, None]
     taper = i0(beta * np.sqrt(np.clip(1.0 - (offsets / half_width) ** 2, 0.0, None))) / i0(beta)
-    return np.sinc(offsets) * taper
+    table = np.sinc(offsets) * taper
+    table.setflags(write=False)
+    return table
 
 
 def interpolate(x: ArrayLike, positions: ArrayLike, half_width: int = HALF_WIDTH, beta: float = BETA) -> np.ndarray:
@@ -82,15 +103,31 @@ def interpolate(x: ArrayLike, positions: ArrayLike, half_width: int = HALF_WIDTH
     """
     x = np.asarray(x, dtype=np.float64)
     positions = np.asarray(positions, dtype=np.float64)
-    padded = np.concatenate([np.zeros(half_width), x, np.zeros(half_width + 1)])
+    # zeros around x: a position up to half_width outside still reads 2 * half_width samples
+    padded = np.concatenate([np.zeros(2 * half_width), x, np.zeros(2 * half_width)])
+    outside = (positions <= -half_width) | (positions >= len(x) - 1 + half_width)
+    inside = np.where(outside, 0.0, positions) + 2 * half_width
     out = np.empty(len(positions))
     chunk = 1 << 14  # rows of the kernel at a time: (chunk, 2H) floats
-    taps = np.arange(2 * half_width)
     for start in range(0, len(positions), chunk):
-        p = positions[start : start + chunk]
-        whole = np.floor(p)
-        # x[i - H + 1 + j] is padded[i + 1 + j]; positions outside the signal read zeros
-        index = np.clip(whole.astype(np.int64) + 1, 0, len(padded) - 2 * half_width)[:, None] + taps
-        out[start : start + chunk] = np.einsum("nj,nj->n", padded[index], kernel(p - whole, half_width, beta))
-    out[(positions <= -half_width) | (positions >= len(x) - 1 + half_width)] = 0.0
+        out[start : start + chunk] = read(padded, inside[start : start + chunk], half_width, beta)
+    out[outside] = 0.0
     return out
+
+
+def read(x: np.ndarray, positions: np.ndarray, half_width: int = HALF_WIDTH, beta: float = BETA) -> np.ndarray:
+    """:func:`interpolate` at positions at least ``half_width`` samples inside ``x`` (no padding, no copy).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (T,), float64
+    positions : numpy.ndarray, shape (N,)
+        Each in ``[half_width - 1, T - half_width]``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,), float64
+    """
+    whole = np.floor(positions)
+    index = whole.astype(np.int64)[:, None] + np.arange(-half_width + 1, half_width + 1)
+    return np.einsum("nj,nj->n", x[index], kernel(positions - whole, half_width, beta))

@@ -22,8 +22,8 @@ A scene is what one microphone of a hands-free device records:
   parts per million faster than the loudspeaker's: microphone sample ``n``
   is taken at reference time ``n / (1 + ppm * 1e-6)``, so the echo is
   band-limited interpolation of the drift-free echo at those positions
-  (:func:`echoless.aec.fractional.interpolate`, 16 taps a side, error below
-  -95 dB up to 0.8 of the Nyquist frequency) and its delay grows by ``ppm``
+  (:func:`echoless.aec.fractional.interpolate`, 48 taps a side, error below
+  -100 dB up to 0.92 of the Nyquist frequency) and its delay grows by ``ppm``
   microseconds per second (100 ppm: 96 samples at 16 kHz after 60 s). A tone
   in the reference reaches the microphone ``ppm`` parts per million lower in
   digital frequency. The near end and the noise have no reference to drift
@@ -54,9 +54,9 @@ from typing import Any
 import numpy as np
 
 from echoless._validation import check_choice, check_positive_float, check_positive_int
+from echoless.aec.fractional import interpolate
 from echoless.conv import convolve
 from echoless.io import resample_signal
-from echoless.aec.fractional import HALF_WIDTH, interpolate
 from echoless.data.example import EchoExample
 from echoless.data.rooms import loudspeaker, room_impulse_responses
 from echoless.data.talkers import MUSIC, SAMPLE_RATE, TALKERS, load_recording
@@ -78,6 +78,10 @@ _TALKER_DISTANCE = (0.6, 1.5)
 _WALL_MARGIN = 0.3
 # Sound-card clocks differ by tens of ppm; a thousand is a wrong sample rate, not a drift.
 _MAX_DRIFT_PPM = 1000.0
+# Half-width and Kaiser shape of the interpolation that simulates clock drift: error below
+# -100 dB up to 0.92 of the Nyquist frequency (a converter's anti-aliasing band), so that the
+# simulation itself does not limit a canceller's ERLE.
+_DRIFT_KERNEL = (48, 12.0)
 
 
 @dataclass
@@ -294,14 +298,14 @@ def make_scene(
     echo_paths = [np.concatenate([np.zeros(delay), rir]) for rir in speaker_rirs]
     # a slow microphone clock reads the echo up to n_samples * |drift| past its end
     drift = clock_drift_ppm * 1e-6
-    n_echo = n_samples + (math.ceil(n_samples * abs(drift)) + HALF_WIDTH if drift else 0)
+    n_echo = n_samples + (math.ceil(n_samples * abs(drift)) + _DRIFT_KERNEL[0] if drift else 0)
     echo = np.pad(convolve(emitted, echo_paths[0]), (0, n_echo))[:n_echo]
     change_sample = None
     if path_change_at is not None:
         change_sample = int(round(path_change_at * sample_rate))
         echo[change_sample:] = np.pad(convolve(emitted, echo_paths[1]), (0, n_echo))[change_sample:n_echo]
     if drift:
-        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift))
+        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift), _DRIFT_KERNEL[0], _DRIFT_KERNEL[1])
     near = convolve(sources["near_end"]["clip"] * near_mask, rirs[1])[:n_samples]
 
     echo_power = _active_power(echo, far_mask)
