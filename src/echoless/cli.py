@@ -218,6 +218,7 @@ def _check_distinct_paths(args: argparse.Namespace) -> None:
 
 
 def _run_cancel(args: argparse.Namespace) -> None:
+    from echoless.aec.drift import DEADBAND_PPM
     from echoless.evaluation import timed_cancel
     from echoless.io import check_output_format, read_audio, write_audio
     from echoless.talk import far_end_erle
@@ -244,6 +245,9 @@ def _run_cancel(args: argparse.Namespace) -> None:
               f"({measured.seconds:.1f} of {len(mic) / args.sample_rate:.1f} s, detected from REF and MIC)")
     else:
         print(f"{args.method}: ERLE not measured: no stretch where the far end talks alone was found")
+    drift = result.clock_drift_ppm
+    if drift is not None and abs(drift) >= DEADBAND_PPM:
+        print(f"clock drift: MIC runs {drift:+.1f} ppm against REF (estimated; the reference was resampled to follow it)")
     print(f"time {result.seconds:.3f} s, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
 

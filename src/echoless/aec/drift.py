@@ -38,10 +38,12 @@ line stays an exact integer delay, so that drift-free input is processed
 exactly as without compensation.
 
 .. warning:: Reading between samples needs :data:`~echoless.aec.fractional.HALF_WIDTH`
-   samples on either side, so the reference is resampled only while the bulk
-   delay exceeds them (an echo more than 6 ms behind the reference at any
-   rate, with the tracker's 5 ms margin). A device whose echo comes sooner
-   shares its clock with the loudspeaker anyway.
+   (16) samples of delay, so the reference is resampled only while the echo
+   arrives at least 32 samples (2 ms at 16 kHz) after it: the line takes the
+   16 samples from the filter's leading taps when the tracker left it less.
+   A slow microphone clock makes the echo come earlier and earlier; once it
+   is 16 samples behind the reference the line stops there and the filter
+   is left to follow on its own.
 """
 
 from __future__ import annotations
@@ -198,9 +200,10 @@ class DriftEstimator:
         if end - self._window < 0:
             return
         ref = ref[end - self._window : end]
-        if np.dot(ref, ref) < self._window * canceller._levels[1] * 10.0 ** (-SILENT_DB / 10):
-            return
         with np.errstate(over="ignore", invalid="ignore"):  # hostile input: no estimate, not a warning
+            # (not np.dot: a multithreaded BLAS call can take milliseconds on a busy machine)
+            if not np.mean(ref * ref) >= canceller._levels[1] * 10.0 ** (-SILENT_DB / 10):
+                return
             cross = fft.rfft(mic[-self._window :], self._n_fft) * np.conj(fft.rfft(ref, self._n_fft))
             lag, confidence = phat_peak(cross, self._search, self._n_fft)
             if not confidence >= CONFIDENCE:  # also NaN
@@ -210,9 +213,27 @@ class DriftEstimator:
             was_still = self._line.rate == 0.0
             self._add((self._frames * self._frame_size - self._window / 2, lag))
             if was_still and self._line.rate != 0.0:
-                # the echo path stops moving: let the step control (Kalman covariance) learn it
-                # as fast as at the start, instead of at the pace it settled to while chasing it
-                canceller._restart_adaptation()
+                self._engage(canceller)
+
+    def _engage(self, canceller) -> None:
+        """The line starts to follow the drift: make room for its interpolation, restart the step control.
+
+        Reading between samples needs ``HALF_WIDTH`` samples of delay. When
+        the delay tracker left less (an echo under 6 ms), the reference is
+        delayed by the difference and the filter moved as many taps earlier,
+        as long as that keeps ``HALF_WIDTH`` taps before the echo's onset.
+        Then, the echo path no longer moving, the step control (Kalman
+        covariance) may learn it as fast as at the start instead of at the
+        pace it settled to while chasing it.
+        """
+        line = self._line
+        missing = HALF_WIDTH - line.delay
+        slope, intercept = self._fit
+        onset = slope * self._frames * self._frame_size + intercept - line.delay - line.fraction
+        if missing > 0 and onset - missing >= HALF_WIDTH:
+            canceller._shift_filter(missing)
+            line.delay += missing
+        canceller._restart_adaptation()
 
     def _refine(self, whitened: np.ndarray, lag: int) -> float:
         """The maximum of the band-limited GCC function near the integer peak ``lag`` (Newton steps)."""

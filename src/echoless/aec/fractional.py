@@ -14,8 +14,9 @@ Resampling*, with one kernel evaluated per output sample instead of a table),
 with ``i = floor(p)`` and ``mu = p - i`` in [0, 1). At ``mu = 0`` the kernel is
 a unit impulse, so integer positions return the samples themselves, exactly.
 With ``H = 16`` and ``beta = 10`` the error on a unit tone stays below
--95 dB up to 0.8 of the Nyquist frequency (tested against the tone's exact
-value); above that the window's transition band attenuates the tone.
+-90 dB up to 0.8 of the Nyquist frequency (-92.7 dB measured, against the
+tone's exact value); above that the window's transition band attenuates the
+tone. ``H = 48, beta = 12`` reach 0.92 of the Nyquist frequency (-104 dB).
 
 :func:`interpolate` evaluates a whole signal at arbitrary positions (the
 simulated clock drift of :func:`echoless.data.make_scene`);
