@@ -5,6 +5,8 @@ scene per drift (0, +100, -100 ppm): about 1 s to build each scene and 1 s to
 cancel it, so the whole file stays near 10 s of CPU.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -154,3 +156,20 @@ def test_no_estimate_without_the_delay_search_and_after_reset(minute):
     assert canceller.clock_drift_ppm == pytest.approx(100, abs=5)
     canceller.reset()
     assert canceller.clock_drift_ppm is None
+
+
+def test_cli_cancel_reports_a_significant_drift_only(minute, tmp_path, capsys):
+    from echoless.cli import main
+    from echoless.io import write_audio
+
+    for ppm in (100.0, 0.0):
+        scene = minute[ppm][0]
+        mic = write_audio(tmp_path / f"mic{ppm:g}.wav", scene.mic[: 15 * RATE], RATE)
+        ref = write_audio(tmp_path / f"ref{ppm:g}.wav", scene.ref[: 15 * RATE], RATE)
+        assert main(["cancel", str(mic), str(ref), "-o", str(tmp_path / f"near{ppm:g}.wav")]) == 0
+        printed = capsys.readouterr().out
+        if ppm:
+            reported = float(re.search(r"clock drift: MIC runs ([-+][\d.]+) ppm", printed).group(1))
+            assert reported == pytest.approx(ppm, abs=5)
+        else:
+            assert "clock drift" not in printed
