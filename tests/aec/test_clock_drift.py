@@ -22,7 +22,10 @@ FAR_END_ONLY = [("far_end_single_talk", 1.0)]
 
 
 def _erle_between(scene, out, start, end):
-    part = slice(start * RATE, end * RATE)
+    # without the scene's last 10 ms frame: run_canceller emits it from the call on the padding
+    # frame, whose residual echo (18 dB below the mic, drift or not) would alone cap the ERLE of
+    # the last 10 s near 46 dB and hide the differences measured here
+    part = slice(start * RATE, min(end * RATE, len(out) - 160))
     return erle(scene.mic[part], out[part])
 
 
@@ -103,18 +106,18 @@ def test_drifting_line_reads_the_signal_at_the_drifting_delay(rate):
 @pytest.mark.parametrize("ppm", [100.0, -100.0])
 def test_drift_is_estimated_and_compensated(minute, ppm):
     scene, out, late, estimate = minute[ppm]
-    # measured: +100 ppm -> 100.4, -100 ppm -> -100.3
+    # measured: +100 ppm -> +100.4, -100 ppm -> -100.2
     assert estimate == pytest.approx(ppm, abs=2.0)
-    # measured: ERLE 50-60 s 46.4 / 46.3 dB against 46.0 dB without drift
+    # measured: ERLE 50-60 s 64.3 / 64.4 dB against 64.8 dB without drift (16.9 / 15.9 uncompensated)
     assert late > minute[0.0][2] - 3.0
     assert np.all(np.isfinite(out))
 
 
 def test_drift_without_compensation_loses_the_echo(minute):
-    # the failure the compensation exists for (measured: 17.0 dB over 50-60 s at +100 ppm)
+    # the failure the compensation exists for (measured: 16.9 dB over 50-60 s at +100 ppm)
     scene = minute[100.0][0]
     out = run_canceller(make_canceller(drift_compensation=False), scene.mic, scene.ref)
-    assert _erle_between(scene, out, 50, 60) < minute[100.0][2] - 15.0
+    assert _erle_between(scene, out, 50, 60) < minute[100.0][2] - 30.0
 
 
 def test_drift_free_input_is_processed_exactly_as_without_compensation():
@@ -131,7 +134,7 @@ def test_drift_compensation_is_level_invariant():
     for scale in (1.0, 2.0**-12, 2.0**14):  # powers of two scale exactly
         canceller = make_canceller()
         runs.append((run_canceller(canceller, scale * scene.mic, scale * scene.ref) / scale, canceller.clock_drift_ppm))
-    assert runs[0][1] == pytest.approx(-150, abs=5)  # measured -153.7 after 15 s (a 10 s fit)
+    assert runs[0][1] == pytest.approx(-150, abs=5)  # measured -152.8 after 15 s (a 10 s fit)
     for out, estimate in runs[1:]:
         np.testing.assert_array_equal(out, runs[0][0])
         assert estimate == runs[0][1]
@@ -143,7 +146,7 @@ def test_echo_path_change_under_drift_restarts_the_estimate():
     canceller = make_canceller()
     out = run_canceller(canceller, scene.mic, scene.ref)
     assert canceller.clock_drift_ppm == pytest.approx(100, abs=3)
-    assert _erle_between(scene, out, 32, 40) > 40.0  # measured 48 dB (17 dB without compensation)
+    assert _erle_between(scene, out, 32, 40) > 50.0  # measured 63.0 dB (16.7 dB without compensation)
 
 
 def test_no_estimate_without_the_delay_search_and_after_reset(minute):

@@ -67,3 +67,13 @@ def test_wider_kernels_reach_closer_to_nyquist(half_width, beta):
     positions = np.random.default_rng(4).uniform(100.0, 900.0, 300)
     error = interpolate(np.sin(2 * np.pi * top * t), positions, half_width, beta) - np.sin(2 * np.pi * top * positions)
     assert np.max(np.abs(error)) < 10 ** (-90 / 20)
+
+
+def test_a_cutoff_makes_a_low_pass_interpolator():
+    # the scenes' simulated microphone: flat to 0.82 of Nyquist, closed above 0.98 of it
+    t = np.arange(1000)
+    positions = np.random.default_rng(5).uniform(100.0, 900.0, 300)
+    for frequency, passes in ((0.2, True), (0.41, True), (0.49, False), (0.5, False)):
+        tone = interpolate(np.cos(2 * np.pi * frequency * t), positions, 48, 12.0, 0.9)
+        expected = np.cos(2 * np.pi * frequency * positions) if passes else 0.0
+        assert np.max(np.abs(tone - expected)) < 1e-5, frequency

@@ -22,8 +22,9 @@ A scene is what one microphone of a hands-free device records:
   parts per million faster than the loudspeaker's: microphone sample ``n``
   is taken at reference time ``n / (1 + ppm * 1e-6)``, so the echo is
   band-limited interpolation of the drift-free echo at those positions
-  (:func:`echoless.aec.fractional.interpolate`, 48 taps a side, error below
-  -100 dB up to 0.92 of the Nyquist frequency) and its delay grows by ``ppm``
+  (:func:`echoless.aec.fractional.interpolate`, 48 taps a side, flat to 0.82
+  of the Nyquist frequency and closed above 0.98 of it, as the microphone's
+  anti-aliasing filter would be) and its delay grows by ``ppm``
   microseconds per second (100 ppm: 96 samples at 16 kHz after 60 s). A tone
   in the reference reaches the microphone ``ppm`` parts per million lower in
   digital frequency. The near end and the noise have no reference to drift
@@ -78,10 +79,12 @@ _TALKER_DISTANCE = (0.6, 1.5)
 _WALL_MARGIN = 0.3
 # Sound-card clocks differ by tens of ppm; a thousand is a wrong sample rate, not a drift.
 _MAX_DRIFT_PPM = 1000.0
-# Half-width and Kaiser shape of the interpolation that simulates clock drift: error below
-# -100 dB up to 0.92 of the Nyquist frequency (a converter's anti-aliasing band), so that the
-# simulation itself does not limit a canceller's ERLE.
-_DRIFT_KERNEL = (48, 12.0)
+# Half-width, Kaiser shape and cut-off (of the Nyquist frequency) of the interpolation that
+# simulates clock drift: flat to 0.82 (error below -100 dB), -6 dB at 0.9, below -100 dB from
+# 0.98, as a converter's anti-aliasing filter. Without the cut-off, the band the kernel cannot
+# interpolate exactly (the last few percent below Nyquist) would flicker as the fractional
+# delay turns, an echo no converter records, which caps any canceller near 53 dB of ERLE.
+_DRIFT_KERNEL = (48, 12.0, 0.9)
 
 
 @dataclass
@@ -305,7 +308,7 @@ def make_scene(
         change_sample = int(round(path_change_at * sample_rate))
         echo[change_sample:] = np.pad(convolve(emitted, echo_paths[1]), (0, n_echo))[change_sample:n_echo]
     if drift:
-        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift), _DRIFT_KERNEL[0], _DRIFT_KERNEL[1])
+        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift), *_DRIFT_KERNEL)
     near = convolve(sources["near_end"]["clip"] * near_mask, rirs[1])[:n_samples]
 
     echo_power = _active_power(echo, far_mask)
