@@ -102,6 +102,18 @@ def test_drifting_line_reads_the_signal_at_the_drifting_delay(rate):
     assert line.delay + line.fraction == pytest.approx(100.3 + rate * n, abs=1e-9)
 
 
+def test_drifting_line_near_its_shortest_delay_never_raises():
+    # the interpolation needs HALF_WIDTH samples of delay at every sample of the frame: a line
+    # that drifts below that falls back to the integer delay instead of reading the future
+    x = np.random.default_rng(2).standard_normal(160 * 40)
+    for delay in (0, 15, 16, 17, 20):
+        for rate in (-1e-3, -2e-4, 2e-4, 1e-3):
+            line = DriftingDelayLine(500, 160)
+            line.delay, line.fraction, line.rate = delay, 0.0, rate
+            assert np.all(np.isfinite(_stream(line, x, 160)))
+            assert 0 <= line.delay <= 500
+
+
 # -------------------------------------------------------------- the canceller
 @pytest.mark.parametrize("ppm", [100.0, -100.0])
 def test_drift_is_estimated_and_compensated(minute, ppm):

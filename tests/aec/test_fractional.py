@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from echoless.aec.fractional import interpolate, kernel, read
+from echoless.aec.fractional import interpolate, read, table
 
 
 def _fourier_series(rng, n_terms, top):
@@ -42,7 +42,8 @@ def test_a_band_limited_signal_between_its_samples():
 def test_integer_positions_return_the_samples():
     x = np.random.default_rng(2).standard_normal(300)
     np.testing.assert_allclose(interpolate(x, np.arange(300.0)), x, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(kernel(np.array([0.0, 1.0])).sum(axis=1), 1.0, atol=1e-12)
+    # the table's first and last rows are unit impulses (mu = 0 and mu = 1)
+    np.testing.assert_allclose(table()[[0, -1]], np.eye(32)[[15, 16]], rtol=0, atol=1e-16)
 
 
 def test_positions_outside_the_signal_read_zeros():
@@ -54,7 +55,7 @@ def test_positions_outside_the_signal_read_zeros():
 
 def test_read_equals_interpolate_inside():
     x = np.random.default_rng(3).standard_normal(200)
-    positions = np.linspace(16.0, 183.0, 77)
+    positions = np.linspace(15.0, 182.999, 77)  # the whole range read accepts
     # (interpolate pads x, which moves the positions by a whole number of samples: rounding only)
     np.testing.assert_allclose(read(x, positions), interpolate(x, positions), rtol=0, atol=1e-12)
 
@@ -77,3 +78,12 @@ def test_a_cutoff_makes_a_low_pass_interpolator():
         tone = interpolate(np.cos(2 * np.pi * frequency * t), positions, 48, 12.0, 0.9)
         expected = np.cos(2 * np.pi * frequency * positions) if passes else 0.0
         assert np.max(np.abs(tone - expected)) < 1e-5, frequency
+
+
+@pytest.mark.parametrize("position", [14.0, 183.0, float("nan")])
+def test_read_refuses_positions_it_cannot_reach(position):
+    # the compiled loop does not check indices: read does, before it
+    with pytest.raises(ValueError, match="positions must"):
+        read(np.zeros(200), np.array([50.0, position]))
+    with pytest.raises(ValueError, match="finite"):
+        interpolate(np.zeros(200), [float("inf")])

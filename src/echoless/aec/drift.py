@@ -78,6 +78,8 @@ MIN_SPAN_SECONDS = 4.0
 JUMP_SAMPLES = 2.0
 #: Drift below this many ppm is left to the filter (the reference is then not resampled).
 DEADBAND_PPM = 3.0
+#: Drift beyond this many ppm is not compensated: that is a wrong sample rate, not two clocks.
+MAX_PPM = 1000.0
 
 
 class DriftingDelayLine:
@@ -121,7 +123,9 @@ class DriftingDelayLine:
         history[-n:] = frame
         end = len(history)
         delay = min(max(int(self.delay), 0), self.max_delay)
-        if delay < HALF_WIDTH or (self.fraction == 0.0 and self.rate == 0.0):
+        # the interpolation reads HALF_WIDTH samples on either side of every delay of the frame
+        shortest = delay + self.fraction + min(self.rate, 0.0) * (n - 1)
+        if shortest < HALF_WIDTH or (self.fraction == 0.0 and self.rate == 0.0):
             out = history[end - n - delay : end - delay].copy()
         else:
             out = read(history, end - n - delay - self.fraction + self._steps * (1.0 - self.rate))
@@ -270,7 +274,7 @@ class DriftEstimator:
             self._fit = (float(slope), float(intercept))
             if times[-1] - times[0] >= self._min_span:
                 self.slope = float(slope)
-                self._line.rate = self.slope if abs(self.slope) * 1e6 >= DEADBAND_PPM else 0.0
+                self._line.rate = self.slope if DEADBAND_PPM <= abs(self.slope) * 1e6 <= MAX_PPM else 0.0
                 # the line now follows the echo: the tracker's integer lag, averaged over its window
                 # while the echo drifts, must not pull it back by a few samples (each shift of the
                 # filter costs a second of ERLE); it still moves the line for a larger path change
