@@ -174,7 +174,7 @@ class DriftEstimator:
         self._frames = 0
         self._points: list[tuple[float, float]] = []  # (time, lag), samples
         self._outliers: list[tuple[float, float]] = []
-        self._fit: tuple[float, float] | None = None  # (slope, lag at time 0)
+        self._fit: tuple[float, float, float] | None = None  # slope, and the fitted lag at a time
         self.slope: float | None = None
 
     @property
@@ -232,8 +232,7 @@ class DriftEstimator:
         """
         line = self._line
         missing = HALF_WIDTH - line.delay
-        slope, intercept = self._fit
-        onset = slope * self._frames * self._frame_size + intercept - line.delay - line.fraction
+        onset = self._predict(self._frames * self._frame_size) - line.delay - line.fraction
         if missing > 0 and onset - missing >= HALF_WIDTH:
             canceller._shift_filter(missing)
             line.delay += missing
@@ -256,7 +255,7 @@ class DriftEstimator:
         """Take one lag measurement: reject or keep it, and refit."""
         time, lag = point
         if self._points:
-            expected = self._points[-1][1] if self._fit is None else self._fit[0] * time + self._fit[1]
+            expected = self._points[-1][1] if self._fit is None else self._predict(time)
             if abs(lag - expected) > JUMP_SAMPLES:
                 self._outliers.append(point)
                 if len(self._outliers) < 3:
@@ -270,15 +269,21 @@ class DriftEstimator:
         self._points = [p for p in self._points if p[0] >= time - self._fit_span]
         times, lags = np.array(self._points).T
         if len(times) >= 2 and times[-1] > times[0]:
-            slope, intercept = np.polyfit(times, lags, 1)
-            self._fit = (float(slope), float(intercept))
+            # times from the newest: hours of samples would otherwise cost the fit its precision
+            slope, lag_now = np.polyfit(times - time, lags, 1)
+            self._fit = (float(slope), time, float(lag_now))
             if times[-1] - times[0] >= self._min_span:
                 self.slope = float(slope)
                 self._line.rate = self.slope if DEADBAND_PPM <= abs(self.slope) * 1e6 <= MAX_PPM else 0.0
-                # the line now follows the echo: the tracker's integer lag, averaged over its window
-                # while the echo drifts, must not pull it back by a few samples (each shift of the
-                # filter costs a second of ERLE); it still moves the line for a larger path change
-                self._tracker.tolerance = self._search
+                # while the line follows the echo, the tracker's integer lag (averaged over its
+                # window as the echo drifts) must not pull it back by a few samples: each shift of
+                # the filter costs a second of ERLE. It still moves the line for a larger change.
+                self._tracker.tolerance = self._search if self._line.rate else TOLERANCE_SAMPLES
+
+    def _predict(self, time: float) -> float:
+        """The fitted lag at ``time`` (samples)."""
+        slope, fitted_at, lag = self._fit
+        return lag + slope * (time - fitted_at)
 
 
 def drift_tracker(sample_rate: int, frame_size: int) -> tuple[DelayTracker, DriftEstimator]:
