@@ -11,8 +11,10 @@ estimate :math:`\hat n = y - \hat e`:
 
 This base class holds everything that is not an update rule (as in
 ``pyroomacoustics.adaptive``): argument checks, the bulk delay of the
-reference (fixed, or estimated on the fly with ``delay="auto"``), the optional
-residual-echo suppressor, and the safety net:
+reference (fixed, or estimated on the fly with ``delay="auto"``, which also
+follows a clock drift between reference and microphone:
+:mod:`echoless.aec.drift`), the optional residual-echo suppressor, and the
+safety net:
 
 * no NaN or Inf ever leaves :meth:`StreamingCanceller.process`: a non-finite
   echo estimate resets the filter and the frame is passed through;
@@ -111,7 +113,8 @@ class StreamingCanceller:
         With ``delay="auto"``: estimate the clock drift between reference and
         microphone and resample the reference to follow it
         (:mod:`echoless.aec.drift`; see :attr:`clock_drift_ppm`). Default on;
-        drift below 3 ppm leaves the reference untouched.
+        drift below 3 ppm leaves the reference untouched. Read at
+        construction and at :meth:`reset`.
     adapt : bool
         Adapt the filter. Set the attribute to ``False`` to freeze it.
     initial_filter : array_like, optional
