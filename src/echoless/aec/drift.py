@@ -5,7 +5,8 @@ Two sound cards never share a clock. If the microphone's runs a fraction
 the echo's delay behind the reference grows by :math:`\varepsilon` samples
 per sample, :math:`L(t) = L_0 + \varepsilon t`: 100 ppm moves it 96 samples
 a minute at 16 kHz, and an adaptive filter that chases a moving path never
-settles (PFDKF's ERLE falls from 46 to 17 dB in the last 10 s of a minute).
+settles (PFDKF's ERLE over the last 10 s of a minute falls from 64 to 17 dB,
+``benchmarks/bench_drift.py``).
 
 **Estimate.** Every :data:`HOP_SECONDS`, the lag of the last
 :data:`WINDOW_SECONDS` of microphone behind the undelayed reference is
@@ -21,10 +22,12 @@ parabola's bias changes with the fractional part, which drift sweeps). The
 drift is the least-squares slope of those lags over the last
 :data:`FIT_SECONDS`; a lag more than :data:`JUMP_SAMPLES` off the fitted line
 is an outlier, and three in a row (the echo path moved) restart the fit.
-This follows the clock-skew estimators that regress the delay of
-successive cross-correlation peaks (e.g. Pawig, Enzner & Vary, "Adaptive
-sampling rate correction for acoustic echo control in voice-over-IP", IEEE
-TSP 2010, who also compensate by resampling the reference).
+
+Resampling the reference to the microphone's clock is the classic remedy
+(e.g. Pawig, Enzner & Vary, "Adaptive sampling rate correction for acoustic
+echo control in voice-over-IP", IEEE Trans. Signal Processing, 2010); the
+estimator here is the simplest one that the delay search already makes
+possible.
 
 **Compensate.** :class:`DriftingDelayLine` replaces the delay tracker's
 integer delay line: it delays the reference by ``delay + fraction``, which
@@ -33,7 +36,8 @@ with the Kaiser-windowed sinc of :mod:`echoless.aec.fractional`. When the
 fraction crosses a whole sample the integer delay takes it, in the same
 buffer, so the reference stays continuous; and the delay tracker, which
 compares its GCC-PHAT lag with that integer delay, sees the line follow the
-echo and never shifts the filter for drift. Below :data:`DEADBAND_PPM` the
+echo (its tolerance is widened to :data:`SEARCH_SECONDS` while the line
+moves) and never shifts the filter for drift. Below :data:`DEADBAND_PPM` the
 line stays an exact integer delay, so that drift-free input is processed
 exactly as without compensation.
 
