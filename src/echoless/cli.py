@@ -284,6 +284,7 @@ def _check_distinct_paths(args: argparse.Namespace) -> None:
 
 
 def _run_cancel(args: argparse.Namespace) -> None:
+    from echoless.aec.drift import DEADBAND_PPM
     from echoless.aec.files import cancel_file
     from echoless.batch import METRICS_MAX_SECONDS
     from echoless.io import read_audio
@@ -312,6 +313,9 @@ def _run_cancel(args: argparse.Namespace) -> None:
     else:
         print(f"{args.method}: ERLE not measured: the recording is longer than {METRICS_MAX_SECONDS / 60:g} min "
               "(the far-end detection reads it whole)")
+    drift = result.clock_drift_ppm
+    if drift is not None and abs(drift) >= DEADBAND_PPM:
+        print(f"clock drift: MIC runs {drift:+.1f} ppm against REF (estimated; the reference was resampled to follow it)")
     print(f"time {result.seconds:.3f} s with reading and writing, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from echoless.aec.methods import DEFAULT_METHOD, cancel, check_method
+from echoless._validation import as_signal, check_same_length
+from echoless.aec.methods import DEFAULT_METHOD, cancel, check_method, make_canceller
+from echoless.aec.streaming import run_canceller
 
 
 @dataclass
@@ -37,12 +39,17 @@ class Cancellation:
         Wall-clock processing time (fit and apply), in seconds.
     real_time_factor : float
         Seconds of audio processed per second of wall-clock time.
+    clock_drift_ppm : float or None
+        A streaming canceller's estimate of the clock drift of MIC against
+        REF at the end (:attr:`echoless.aec.base.StreamingCanceller.clock_drift_ppm`);
+        None for an offline method or when none was made.
     """
 
     near_end_estimate: np.ndarray
     echo_estimate: np.ndarray
     seconds: float
     real_time_factor: float
+    clock_drift_ppm: float | None = None
 
 
 def timed_cancel(
@@ -57,10 +64,19 @@ def timed_cancel(
     -------
     Cancellation
     """
-    if not check_method(method).streaming:
+    canceller = None
+    if check_method(method).streaming:
+        # built here, not inside cancel(), to read its clock-drift estimate afterwards
+        mic, ref = as_signal(mic, "mic"), as_signal(ref, "ref")
+        check_same_length(mic, ref, "mic", "ref")
+        canceller = make_canceller(method, sample_rate, **options)
+    else:
         import echoless.experiment  # noqa: F401  (torch takes seconds, once)
     start = time.perf_counter()
-    near_end_estimate = cancel(mic, ref, method, sample_rate, **options)
+    if canceller is None:
+        near_end_estimate = cancel(mic, ref, method, sample_rate, **options)
+    else:
+        near_end_estimate = run_canceller(canceller, mic, ref)
     seconds = time.perf_counter() - start
     mic = np.asarray(mic, dtype=np.float64)
     return Cancellation(
@@ -68,6 +84,7 @@ def timed_cancel(
         echo_estimate=mic - near_end_estimate,
         seconds=seconds,
         real_time_factor=len(mic) / sample_rate / max(seconds, 1e-12),
+        clock_drift_ppm=getattr(canceller, "clock_drift_ppm", None),
     )
 
 

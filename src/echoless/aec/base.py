@@ -11,8 +11,10 @@ estimate :math:`\hat n = y - \hat e`:
 
 This base class holds everything that is not an update rule (as in
 ``pyroomacoustics.adaptive``): argument checks, the bulk delay of the
-reference (fixed, or estimated on the fly with ``delay="auto"``), the optional
-residual-echo suppressor, and the safety net:
+reference (fixed, or estimated on the fly with ``delay="auto"``, which also
+follows a clock drift between reference and microphone:
+:mod:`echoless.aec.drift`), the optional residual-echo suppressor, and the
+safety net:
 
 * no NaN or Inf ever leaves :meth:`StreamingCanceller.process`: a non-finite
   echo estimate resets the filter and the frame is passed through;
@@ -107,6 +109,12 @@ class StreamingCanceller:
     highpass_hz : float
         Cut-off of the input high-pass on both signals
         (:class:`echoless.aec.highpass.HighPass`), default 20 Hz; ``0`` turns it off.
+    drift_compensation : bool
+        With ``delay="auto"``: estimate the clock drift between reference and
+        microphone and resample the reference to follow it
+        (:mod:`echoless.aec.drift`; see :attr:`clock_drift_ppm`). Default on;
+        drift below 3 ppm leaves the reference untouched. Read at
+        construction and at :meth:`reset`.
     adapt : bool
         Adapt the filter. Set the attribute to ``False`` to freeze it.
     initial_filter : array_like, optional
@@ -133,6 +141,7 @@ class StreamingCanceller:
         delay: int | str = "auto",
         postfilter: float = 1.0,
         highpass_hz: float = DEFAULT_CUTOFF_HZ,
+        drift_compensation: bool = True,
         adapt: bool = True,
         initial_filter: ArrayLike | None = None,
         divergence_ratio: float = 8.0,
@@ -153,6 +162,7 @@ class StreamingCanceller:
         self.adapt = bool(adapt)
         self.divergence_ratio = check_positive_float(divergence_ratio, "divergence_ratio")
         self._delay_setting = check_delay(delay)
+        self.drift_compensation = bool(drift_compensation)
         self._init_filter()
         self._initial_filter = None
         if initial_filter is not None:
@@ -214,6 +224,8 @@ class StreamingCanceller:
         mic, ref = self._inputs
         if self._delay_tracker is not None:
             ref = self._delay_tracker.process(mic, ref, self)
+            if self._drift is not None:
+                self._drift.update(self)
         elif self._delay_line is not None:
             ref = self._delay_line.process(ref)
         out, echo_estimate, residual_power = self._cancel(mic, ref)
@@ -262,6 +274,17 @@ class StreamingCanceller:
         if self._delay_tracker is not None:
             return self._delay_tracker.delay
         return 0 if self._delay_line is None else self._delay_line.delay
+
+    @property
+    def clock_drift_ppm(self) -> float | None:
+        """Estimated clock drift of the microphone against the reference, parts per million.
+
+        Positive when the microphone's clock runs fast (the echo's delay
+        grows). None until the delay search has locked and measured the lag
+        over a few seconds, and always without ``delay="auto"`` and
+        ``drift_compensation``.
+        """
+        return None if self._drift is None else self._drift.ppm
 
     # -------------------------------------------------------- subclass hooks
     def _init_filter(self) -> None:  # pragma: no cover - abstract
@@ -312,7 +335,13 @@ class StreamingCanceller:
         from echoless.aec.delay import DelayLine, DelayTracker
 
         setting = self._delay_setting
-        self._delay_tracker = DelayTracker(self.sample_rate, self.frame_size) if setting == "auto" else None
+        self._delay_tracker = self._drift = None
+        if setting == "auto" and self.drift_compensation:
+            from echoless.aec.drift import drift_tracker
+
+            self._delay_tracker, self._drift = drift_tracker(self.sample_rate, self.frame_size)
+        elif setting == "auto":
+            self._delay_tracker = DelayTracker(self.sample_rate, self.frame_size)
         fixed = isinstance(setting, int) and setting > 0
         self._delay_line = DelayLine(setting, self.frame_size, setting) if fixed else None
         # smoothed mic and output energies, and the count of consecutive frames whose output

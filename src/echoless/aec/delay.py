@@ -48,6 +48,8 @@ class DelayWarning(UserWarning):
     """No reliable bulk-delay estimate: the reference is probably not what the microphone echoes."""
 #: Peak-to-background ratio of the GCC-PHAT function above which an estimate is trusted.
 CONFIDENCE = 8.0
+#: The streaming tracker moves the delay when its estimate is more than this many samples off.
+TOLERANCE_SAMPLES = 2
 
 
 def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tuple[int, float]:
@@ -91,7 +93,8 @@ def gcc_size(window: int, max_lag: int) -> int:
 def phat_peak(cross: np.ndarray, max_lag: int, n_fft: int) -> tuple[int, float]:
     """Lag and confidence of the GCC-PHAT peak of a cross-spectrum ``Y S^*`` (``n_fft // 2 + 1`` bins).
 
-    ``cross`` is overwritten. See :func:`gcc_phat` for the returned values.
+    ``cross`` is overwritten by its whitened self ``Y S^* / |Y S^*|`` (zero in the bins
+    left out), unless a signal is silent. See :func:`gcc_phat` for the returned values.
     """
     magnitude = np.abs(cross)
     peak = magnitude.max()
@@ -224,12 +227,10 @@ def delay_frame(buffer, write, capacity, delay, frame, out):  # pragma: no cover
 
 
 @kernel
-def record_and_delay(frames, row, mic, ref, buffer, write, capacity, delay, out):  # pragma: no cover - compiled
-    """:class:`DelayTracker`'s per-frame work in one call: store ``mic`` and ``ref`` in row ``row``
-    of the history ``frames`` (2, rows, B), then :func:`delay_frame` of ``ref``."""
+def record_frame(frames, row, mic, ref):  # pragma: no cover - compiled
+    """Store ``mic`` and ``ref`` in row ``row`` of the history ``frames`` (2, rows, B)."""
     frames[0, row] = mic
     frames[1, row] = ref
-    return delay_frame(buffer, write, capacity, delay, ref, out)
 
 
 class DelayTracker:
@@ -254,6 +255,11 @@ class DelayTracker:
         Largest delay searched, seconds.
     history, interval : float
         Analysis window and re-estimation period, seconds.
+    line : DelayLine, optional
+        The delay line to drive (any object with an integer ``delay``
+        attribute and ``process(frame)``; the clock-drift compensation passes
+        a :class:`~echoless.aec.drift.DriftingDelayLine`). Default: a new
+        :class:`DelayLine` of ``max_delay``.
     """
 
     def __init__(
@@ -263,10 +269,11 @@ class DelayTracker:
         max_delay: float = MAX_DELAY_SECONDS,
         history: float = HISTORY_SECONDS,
         interval: float = 1.0,
+        line: DelayLine | None = None,
     ) -> None:
         self.max_lag = round(max_delay * sample_rate)
         self.margin = round(0.005 * sample_rate)
-        self._line = DelayLine(self.max_lag, frame_size)
+        self._line = DelayLine(self.max_lag, frame_size) if line is None else line
         length = max(round(history * sample_rate), 2 * self.max_lag + frame_size)
         # history as a ring of whole frames: one row write per frame
         self._frames = np.zeros((2, -(-length // frame_size), frame_size))  # mic, ref
@@ -282,6 +289,9 @@ class DelayTracker:
         self._warn_after = round(NO_LOCK_WARNING_SECONDS * sample_rate / frame_size)
         self._warned = False
         self._estimate: Iterator[None] | None = None  # the estimate in progress, if any
+        #: the delay moves when the estimate is more than this many samples off (the
+        #: clock-drift estimator widens it while it steers the line itself)
+        self.tolerance = TOLERANCE_SAMPLES
 
     @property
     def delay(self) -> int:
@@ -298,20 +308,23 @@ class DelayTracker:
             self._countdown = self._period
             self._estimate = self._estimation(canceller)
             next(self._estimate, None)
-        frames, line = self._frames, self._line
-        delayed = np.empty(len(ref))
-        line._write = record_and_delay(
-            frames, self._row, mic, ref, line._buffer, line._write, line._capacity, line.delay, delayed
-        )
+        frames = self._frames
+        record_frame(frames, self._row, mic, ref)
         self._row = (self._row + 1) % frames.shape[1]
         self._filled = min(frames.shape[1], self._filled + 1)
-        return delayed
+        return self._line.process(ref)
+
+    def recent(self) -> tuple[np.ndarray, np.ndarray]:
+        """The recorded history, oldest sample first: mic and (undelayed) reference, shape (T,) each,
+        ``T`` up to ``history`` seconds."""
+        oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
+        mic, ref = oldest_first.reshape(2, -1)
+        return mic, ref
 
     def _estimation(self, canceller) -> Iterator[None]:
         """One delay estimate, spread over three frames (one long FFT each), so that no single
         frame pays for all three (a real-time callback must fit in its frame)."""
-        oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
-        mic, ref = oldest_first.reshape(2, -1)
+        mic, ref = self.recent()
         if np.dot(ref, ref) < len(ref) * canceller._levels[1] * 10.0 ** (-SILENT_DB / 10):  # far end silent
             self._estimate = None
             return
@@ -352,6 +365,6 @@ class DelayTracker:
         # once two estimates agree, re-check less often (each check costs three long FFTs)
         self._period = self._locked_period if agreed else self._search_period
         target = max(0, lag - self.margin)
-        if agreed and abs(target - self._line.delay) > 2:
+        if agreed and abs(target - self._line.delay) > self.tolerance:
             canceller._shift_filter(target - self._line.delay)
             self._line.delay = target

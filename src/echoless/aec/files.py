@@ -44,12 +44,17 @@ class FileCancellation:
         Wall-clock time of reading, cancelling and writing, seconds.
     streamed : bool
         True when the pair was processed block by block, False when it was read whole.
+    clock_drift_ppm : float or None
+        The streaming canceller's estimate of MIC's clock drift against REF
+        (:attr:`echoless.aec.base.StreamingCanceller.clock_drift_ppm`), when
+        streamed and measured.
     """
 
     n_samples: int
     sample_rate: int
     seconds: float
     streamed: bool
+    clock_drift_ppm: float | None = None
 
     @property
     def duration(self) -> float:
@@ -153,7 +158,10 @@ def cancel_file(
                     raise
                 if echo_writer is not None:
                     echo_writer.close()
-            return FileCancellation(mic.n_samples, sample_rate, time.perf_counter() - start, streamed=True)
+            return FileCancellation(
+                mic.n_samples, sample_rate, time.perf_counter() - start, streamed=True,
+                clock_drift_ppm=getattr(canceller, "clock_drift_ppm", None),
+            )
         from echoless.io import resample_signal
 
         signals = [

@@ -19,6 +19,17 @@ A scene is what one microphone of a hands-free device records:
 * :math:`g` is the response from the near-end talker (the other shipped
   voice) to the microphone, in the same room.
 * ``noise`` is stationary pink noise (power falling 3 dB per octave).
+* With ``clock_drift_ppm`` the microphone's sample clock runs that many
+  parts per million faster than the loudspeaker's: microphone sample ``n``
+  is taken at reference time ``n / (1 + ppm * 1e-6)``, so the echo is
+  band-limited interpolation of the drift-free echo at those positions
+  (:func:`echoless.aec.fractional.interpolate`, 48 taps a side, flat to 0.82
+  of the Nyquist frequency and closed above 0.98 of it, as the microphone's
+  anti-aliasing filter would be) and its delay grows by ``ppm``
+  microseconds per second (100 ppm: 96 samples at 16 kHz after 60 s). A tone
+  in the reference reaches the microphone ``ppm`` parts per million lower in
+  digital frequency. The near end and the noise have no reference to drift
+  against and are left as they are.
 
 Levels follow from two ratios, each measured over the samples where the
 talker is active (the far end's for the echo, the near end's for near and
@@ -45,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from echoless._validation import check_choice, check_positive_float, check_positive_int
+from echoless.aec.fractional import interpolate
 from echoless.conv import convolve
 from echoless.io import resample_signal
 from echoless.data.example import EchoExample
@@ -66,6 +78,14 @@ _SPEAKER_DISTANCE = (0.1, 0.4)
 # Near-end talker to microphone, metres.
 _TALKER_DISTANCE = (0.6, 1.5)
 _WALL_MARGIN = 0.3
+# Sound-card clocks differ by tens of ppm; a thousand is a wrong sample rate, not a drift.
+_MAX_DRIFT_PPM = 1000.0
+# Half-width, Kaiser shape and cut-off (of the Nyquist frequency) of the interpolation that
+# simulates clock drift: flat to 0.82 (error below -100 dB), -6 dB at 0.9, below -100 dB from
+# 0.98, as a converter's anti-aliasing filter. Without the cut-off, the band the kernel cannot
+# interpolate exactly (the last few percent below Nyquist) would flicker as the fractional
+# delay turns, an echo no converter records, which caps any canceller near 53 dB of ERLE.
+_DRIFT_KERNEL = (48, 12.0, 0.9)
 
 
 @dataclass
@@ -177,6 +197,7 @@ def make_scene(
     nonlinearity: float = 0.0,
     distortion: float = 0.0,
     timeline: Sequence[tuple[str, float]] | None = None,
+    clock_drift_ppm: float = 0.0,
 ) -> Scene:
     """Simulate a hands-free recording with echo, a near-end talker and noise.
 
@@ -215,6 +236,10 @@ def make_scene(
         Who talks when, as shares of ``duration`` (see
         :mod:`echoless.data.timeline`). Default: 40 % far-end single talk,
         40 % double talk, 20 % near-end single talk.
+    clock_drift_ppm : float
+        How much faster the microphone's sample clock runs than the
+        loudspeaker's, in parts per million (negative: slower); see the
+        module notes. Within +-1000.
 
     Returns
     -------
@@ -235,6 +260,9 @@ def make_scene(
     delay_ms = check_positive_float(delay_ms, "delay_ms", allow_zero=True)
     nonlinearity = check_positive_float(nonlinearity, "nonlinearity", allow_zero=True)
     distortion = check_positive_float(distortion, "distortion", allow_zero=True)
+    clock_drift_ppm = _finite(clock_drift_ppm, "clock_drift_ppm")
+    if abs(clock_drift_ppm) > _MAX_DRIFT_PPM:
+        raise ValueError(f"clock_drift_ppm={clock_drift_ppm} is beyond +-{_MAX_DRIFT_PPM:g} (sound-card clocks differ by tens)")
     if path_change_at is not None:
         path_change_at = check_positive_float(path_change_at, "path_change_at")
         if path_change_at >= duration:
@@ -281,11 +309,16 @@ def make_scene(
     delay = int(round(delay_ms * sample_rate / 1000.0))
     speaker_rirs = [rirs[0], *rirs[2:]]  # before and (if any) after the change; rirs[1] is the talker's
     echo_paths = [np.concatenate([np.zeros(delay), rir]) for rir in speaker_rirs]
-    echo = convolve(emitted, echo_paths[0])[:n_samples]
+    # a slow microphone clock reads the echo up to n_samples * |drift| past its end
+    drift = clock_drift_ppm * 1e-6
+    n_echo = n_samples + (math.ceil(n_samples * abs(drift)) + _DRIFT_KERNEL[0] if drift else 0)
+    echo = np.pad(convolve(emitted, echo_paths[0]), (0, n_echo))[:n_echo]
     change_sample = None
     if path_change_at is not None:
         change_sample = int(round(path_change_at * sample_rate))
-        echo[change_sample:] = convolve(emitted, echo_paths[1])[change_sample:n_samples]
+        echo[change_sample:] = np.pad(convolve(emitted, echo_paths[1]), (0, n_echo))[change_sample:n_echo]
+    if drift:
+        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift), *_DRIFT_KERNEL)
     near = convolve(sources["near_end"]["clip"] * near_mask, rirs[1])[:n_samples]
 
     echo_power = _active_power(echo, far_mask)
@@ -319,6 +352,7 @@ def make_scene(
         "path_change_sample": change_sample,
         "nonlinearity": nonlinearity,
         "distortion": distortion,
+        "clock_drift_ppm": clock_drift_ppm,
         "timeline": segments,
         "far_end_recording": sources["far_end"]["recording"],
         "far_end_offset_seconds": sources["far_end"]["offset_seconds"],
