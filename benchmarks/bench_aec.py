@@ -68,6 +68,7 @@ import numpy as np
 
 from echoless.aec import NLMS, PBFDAF, PFDKF
 from echoless.metrics import erle, sdr, si_snr, snr
+from peers import available_peers
 
 SAMPLE_RATE = 16_000
 FRAME = 160
@@ -85,39 +86,6 @@ SCENES = {
 }
 
 
-def _int16(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-class Speex:
-    """speexdsp's MDF echo canceller behind the echoless frame protocol."""
-
-    def __init__(self) -> None:
-        import speexdsp
-
-        self._state = speexdsp.EchoCanceller.create(FRAME, 4000, SAMPLE_RATE)
-
-    def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        return np.frombuffer(self._state.process(_int16(mic), _int16(ref)), dtype="<i2") / 32767.0
-
-
-class WebRtcAec3:
-    """WebRTC audio processing (AEC3 only) behind the echoless frame protocol."""
-
-    def __init__(self) -> None:
-        from aec_audio_processing import AudioProcessor
-
-        processor = AudioProcessor(enable_aec=True, enable_ns=False, enable_agc=False, enable_vad=False)
-        processor.set_stream_format(SAMPLE_RATE, 1)
-        processor.set_reverse_stream_format(SAMPLE_RATE, 1)
-        processor.set_stream_delay(0)
-        self._processor = processor
-
-    def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        self._processor.process_reverse_stream(_int16(ref))
-        return np.frombuffer(self._processor.process_stream(_int16(mic)), dtype="<i2") / 32767.0
-
-
 def contenders() -> tuple[dict[str, Callable[[], object]], list[str]]:
     """Constructors of every canceller to run, and a note per peer that cannot be imported."""
     ours = {"delay": "auto", "sample_rate": SAMPLE_RATE, "frame_size": FRAME, "filter_ms": 250.0}
@@ -130,14 +98,8 @@ def contenders() -> tuple[dict[str, Callable[[], object]], list[str]]:
         # the same with 32 ms frames: Python's per-frame overhead is shared by 3.2x more samples
         "echoless PFDKF+post 512": lambda: PFDKF(**{**ours, "frame_size": 512}, postfilter=1.0),
     }
-    missing = []
-    for name, peer in (("speexdsp MDF", Speex), ("WebRTC AEC3", WebRtcAec3)):
-        try:
-            peer()
-        except Exception as error:  # ImportError, or a broken native build
-            missing.append(f"{name}: not run ({type(error).__name__}: {error})")
-        else:
-            makers[name] = peer
+    peers, missing = available_peers(SAMPLE_RATE, FRAME, filter_ms=250.0)
+    makers.update(peers)
     return makers, missing
 
 
