@@ -78,7 +78,7 @@ def test_decimator_equals_scipy_upfirdn(rate):
     low = np.empty((2, 20, size // factor))
     for i in range(20):
         frame = slice(i * size, (i + 1) * size)
-        split_frame(mic[frame], ref[frame], canceller._taps_spectrum, canceller._split_buffer, factor, *low[:, i])
+        split_frame(mic[frame], ref[frame], canceller._taps_spectrum, canceller._split_buffer, *low[:, i])
     for signal, ours in zip((mic, ref), low):
         expected = scipy.signal.upfirdn(taps, signal, down=factor)[: 20 * size // factor]
         np.testing.assert_allclose(ours.ravel(), expected, rtol=0, atol=1e-12)

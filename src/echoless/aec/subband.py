@@ -30,8 +30,8 @@ AEC3 avoids that by splitting the band and adapting only on the lowest
    construction; aliasing of the decimation cancels between the two terms).
 4. **Upper band.** No filter adapts there. As in AEC3, its gain follows the
    low band's: the power that the canceller left in the top of the low band
-   (:data:`GAIN_BAND`, 4-7 kHz at a 16 kHz low band, Hann-windowed frames)
-   over the microphone's power there, both smoothed over
+   (:data:`GAIN_BAND`, 4-7 kHz at a 16 kHz low band, read off the spectrum
+   that the synthesis computes anyway) over the microphone's power there, both smoothed over
    :data:`GAIN_SECONDS`, gives :math:`g = \max(g_{\min}, \sqrt{\min(1,
    P_{\hat n} / P_y)})` with :math:`g_{\min}` at :data:`UPPER_FLOOR_DB`,
    ramped linearly across each frame (no steps). A ratio, so the output
@@ -41,15 +41,19 @@ AEC3 avoids that by splitting the band and adapting only on the lowest
    band of the near end is attenuated with the echo, by about the low band's
    share of residual power (the trade-off AEC3 also makes).
 
-Both filters run by overlap-save on one complex FFT per frame (microphone
-and reference, or the two interpolated signals, as real and imaginary parts;
-``h`` is real), compiled with the canceller's kernels.
+Both filters run by overlap-save, compiled with the canceller's kernels, on
+complex FFTs that carry two real signals (microphone and reference, or the
+two signals to interpolate, as real and imaginary parts; ``h`` is real).
+Decimation folds the filtered spectrum ``D`` times before a short inverse
+FFT, and zero-stuffing repeats a short FFT ``D`` times: per frame one FFT of
+the overlap-save length ``M`` each way and two of ``M / D``.
 
 Latency: :math:`\tau = 2d + D\,L` samples at :math:`f_s`, with
 :math:`d = (\text{len}(h) - 1)/2` the group delay of each filter and
 :math:`L` the low-band canceller's own latency (one low-band frame with the
-suppressor). At 48 kHz with 10 ms frames: ``len(h) = 175``, :math:`2d` =
-174 samples (3.6 ms) on top of the suppressor's 10 ms.
+suppressor). At 48 kHz with 10 ms frames: ``len(h) = 143``, :math:`2d` =
+142 samples (3.0 ms) on top of the suppressor's 10 ms: 622 samples, 13.0 ms
+(32 kHz: 2 x 47 + 2 x 160 = 414, 12.9 ms; 44.1 kHz: 142 + 3 x 147 = 583, 13.2 ms).
 """
 
 from __future__ import annotations
@@ -57,7 +61,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import fft as scipy_fft
 from scipy import signal
 
 from echoless._frames import all_finite, check_frame
@@ -69,8 +72,10 @@ from echoless.aec.base import NUMERICAL_FLOOR
 LOW_BAND_RATE = 16000
 #: Pass-band edge of the split filter, a share of the low band's Nyquist frequency (7 of 8 kHz).
 PASSBAND = 0.875
-#: Stop-band attenuation of the split filter, dB (aliasing of the decimation is this far down).
-ATTENUATION_DB = 60.0
+#: Stop-band attenuation of the split filter, dB. The aliasing of the decimation is this far down; with
+#: the canceller as identity it cancels exactly (see the module notes), and what the canceller leaves of
+#: it lies 20 dB below the upper band's -30 dB floor. (60 dB: 34 more taps, 0.7 ms more latency.)
+ATTENUATION_DB = 50.0
 #: Lowest gain of the upper band, dB (as deep as the suppressor's floor).
 UPPER_FLOOR_DB = -30.0
 #: Smoothing time of the band powers that set the upper-band gain, seconds.
@@ -112,6 +117,19 @@ def split_filter(sample_rate: int) -> tuple[int, np.ndarray]:
     n_taps |= 1
     cutoff = nyquist - width / 2.0
     return factor, signal.firwin(n_taps, cutoff, window=("kaiser", beta), fs=sample_rate)
+
+
+def _smooth_length(minimum: int, factor: int) -> int:
+    """The least ``n >= minimum`` with ``n * factor`` of the form 2^a 3^b."""
+    n = minimum
+    while True:
+        rest = n * factor
+        for prime in (2, 3):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return n
+        n += 1
 
 
 class BandSplitCanceller:
@@ -208,18 +226,19 @@ class BandSplitCanceller:
         #: samples by which the output lags the input (see the module notes)
         self.latency = 2 * half + factor * self.low_band.latency
         size = self.frame_size
-        n_fft = scipy_fft.next_fast_len(size + len(self.taps) - 1, real=False)
-        self._taps_spectrum = np.fft.fft(self.taps, n_fft)
-        self._split_buffer = np.zeros(n_fft, dtype=np.complex128)
-        self._merge_buffer = np.zeros(n_fft, dtype=np.complex128)
+        # overlap-save length: a multiple of the factor, so that decimation and zero-stuffing are
+        # folds and tilings of the spectrum, and 2^a 3^b (measured faster than lengths with 5 or 7)
+        low_fft = _smooth_length(-(-(size + len(self.taps) - 1) // factor), factor)
+        self._taps_spectrum = np.fft.fft(self.taps, low_fft * factor)
+        self._split_buffer = np.zeros(low_fft * factor, dtype=np.complex128)
+        self._merge_buffer = np.zeros(low_fft, dtype=np.complex128)
         self._mic_line = np.zeros(self.latency + size)
         self._low_mic_line = np.zeros(self.low_band.latency + size // factor)
-        self._window = np.hanning(size // factor + 2)[1:-1]  # no zero end points
-        bins = size // factor // 2 + 1
-        self._gain_bins = (round(GAIN_BAND[0] * (bins - 1)), round(GAIN_BAND[1] * (bins - 1)) + 1)
         self._gain_settings = (
             math.exp(-size / (GAIN_SECONDS * self.sample_rate)),
             10.0 ** (UPPER_FLOOR_DB / 20.0),
+            float(round(GAIN_BAND[0] * low_fft / 2)),
+            float(round(GAIN_BAND[1] * low_fft / 2) + 1),
         )
         self._own_resets = 0
         self._clear()
@@ -239,14 +258,13 @@ class BandSplitCanceller:
         """
         mic = check_frame(mic_frame, self.frame_size, "mic_frame")
         ref = check_frame(ref_frame, self.frame_size, "ref_frame")
-        low_size = self.frame_size // self.factor
-        low_mic, low_ref = np.empty(low_size), np.empty(low_size)
-        split_frame(mic, ref, self._taps_spectrum, self._split_buffer, self.factor, low_mic, low_ref)
+        low_mic, low_ref = np.empty(self.low_band.frame_size), np.empty(self.low_band.frame_size)
+        split_frame(mic, ref, self._taps_spectrum, self._split_buffer, low_mic, low_ref)
         low_out = self.low_band.process(low_mic, low_ref)
         out = np.empty(self.frame_size)
         if merge_frame(
             low_out, low_mic, mic, self._taps_spectrum, self._merge_buffer, self._mic_line, self._low_mic_line,
-            self._window, self._gain_bins, self._gain_settings, self._gain_state, self.factor, out,
+            self._gain_state, out,
         ):  # fmt: skip
             return out
         # only inputs near the float64 limit overflow the filter bank: start it again
@@ -294,64 +312,82 @@ class BandSplitCanceller:
         self._merge_buffer[:] = 0.0
         self._mic_line[:] = 0.0
         self._low_mic_line[:] = 0.0
-        self._gain_state = np.array([0.0, 0.0, 1.0])  # smoothed band powers (output, mic), last gain
+        # smoothed band powers (output, mic), last gain, then the constant settings
+        self._gain_state = np.array([0.0, 0.0, 1.0, *self._gain_settings])
 
 
 @kernel
-def split_frame(mic, ref, taps_spectrum, buffer, factor, low_mic, low_ref):  # pragma: no cover - compiled
-    """Low-pass ``mic`` and ``ref`` (F,) by overlap-save (``buffer`` (M,) holds ``mic + j ref``) and keep
-    every ``factor``-th sample, from the frame's first, in ``low_mic`` and ``low_ref`` (F / factor,)."""
+def split_frame(mic, ref, taps_spectrum, buffer, low_mic, low_ref):  # pragma: no cover - compiled
+    """Low-pass ``mic`` and ``ref`` (F,) by overlap-save and keep every ``D``-th sample, from the frame's
+    first, in ``low_mic`` and ``low_ref`` (F / D,). ``buffer`` (M,) holds ``mic + j ref``; ``M / D``
+    samples of the decimated output are the inverse FFT of the spectrum folded ``D`` times."""
     size = mic.shape[0]
+    factor = size // low_mic.shape[0]
     start = buffer.shape[0] - size
     buffer[:start] = buffer[size:]
     for i in range(size):
         buffer[start + i] = mic[i] + 1j * ref[i]
-    filtered = np.fft.ifft(np.fft.fft(buffer) * taps_spectrum)
+    spectrum = np.fft.fft(buffer)
+    spectrum *= taps_spectrum
+    low_fft = buffer.shape[0] // factor
+    folded = spectrum[:low_fft].copy()
+    for j in range(1, factor):
+        folded += spectrum[j * low_fft : (j + 1) * low_fft]
+    decimated = np.fft.ifft(folded)
+    low_start = start // factor
     for m in range(low_mic.shape[0]):
-        low_mic[m] = filtered[start + m * factor].real
-        low_ref[m] = filtered[start + m * factor].imag
+        low_mic[m] = decimated[low_start + m].real / factor
+        low_ref[m] = decimated[low_start + m].imag / factor
 
 
 @kernel
 def merge_frame(
-    low_out, low_mic, mic, taps_spectrum, buffer, mic_line, low_mic_line, window, gain_bins, gain_settings, state,
-    factor, out,
+    low_out, low_mic, mic, taps_spectrum, buffer, mic_line, low_mic_line, state, out
 ):  # pragma: no cover - compiled
     """The synthesis of one frame into ``out`` (F,) (see the module notes); True if it is finite.
 
     ``low_out`` is the low-band canceller's output, ``low_mic`` the decimated
     microphone of this frame (delayed here by ``low_mic_line`` to match
     ``low_out``), ``mic`` the full-band microphone (delayed by ``mic_line``).
-    ``state`` (3,): the smoothed band powers of output and microphone, and the
-    upper-band gain of the last frame.
+    ``buffer`` (M / D,) holds ``D (low_out + j low_mic)``: the spectrum of
+    the zero-stuffed signals is its FFT repeated ``D`` times. ``state``: the
+    smoothed band powers of output and microphone, the last upper-band gain,
+    then the smoothing factor, the floor and the band's first and last + 1 bins.
     """
     size = mic.shape[0]
     low_size = low_out.shape[0]
+    factor = size // low_size
     low_mic_line[:-low_size] = low_mic_line[low_size:]
     low_mic_line[-low_size:] = low_mic
     mic_line[:-size] = mic_line[size:]
     mic_line[-size:] = mic
-    delayed_low_mic = low_mic_line[:low_size]
-    # upper-band gain from the residual share in the top of the low band
-    out_spectrum = np.fft.rfft(low_out * window)
-    mic_spectrum = np.fft.rfft(delayed_low_mic * window)
+    low_fft = buffer.shape[0]
+    low_start = low_fft - low_size
+    buffer[:low_start] = buffer[low_size:]
+    for m in range(low_size):
+        buffer[low_start + m] = factor * (low_out[m] + 1j * low_mic_line[m])
+    low_spectrum = np.fft.fft(buffer)
+    # upper-band gain from the residual share in the top of the low band; the two spectra
+    # separate by symmetry: A = (Z[k] + Z*[-k]) / 2 (output), B = (Z[k] - Z*[-k]) / 2j (mic)
     out_power = 0.0
     mic_power = 0.0
-    for k in range(gain_bins[0], gain_bins[1]):
-        out_power += out_spectrum[k].real ** 2 + out_spectrum[k].imag ** 2
-        mic_power += mic_spectrum[k].real ** 2 + mic_spectrum[k].imag ** 2
-    smoothing, floor = gain_settings
+    for k in range(int(state[5]), int(state[6])):
+        z, mirror = low_spectrum[k], np.conj(low_spectrum[(low_fft - k) % low_fft])
+        a, b = z + mirror, z - mirror
+        out_power += a.real**2 + a.imag**2
+        mic_power += b.real**2 + b.imag**2
+    smoothing, floor = state[3], state[4]
     if np.isfinite(out_power) and np.isfinite(mic_power):  # else (overflow) the last gain stays
         state[0] = smoothing * state[0] + (1.0 - smoothing) * out_power
         state[1] = smoothing * state[1] + (1.0 - smoothing) * mic_power
     gain = max(floor, np.sqrt(min(1.0, (state[0] + NUMERICAL_FLOOR) / (state[1] + NUMERICAL_FLOOR))))
     # interpolate the output and the delayed microphone of the low band in one complex FFT
-    start = buffer.shape[0] - size
-    buffer[:start] = buffer[size:]
-    buffer[start:] = 0.0
-    for m in range(low_size):
-        buffer[start + m * factor] = factor * (low_out[m] + 1j * delayed_low_mic[m])
-    interpolated = np.fft.ifft(np.fft.fft(buffer) * taps_spectrum)
+    spectrum = np.empty(low_fft * factor, dtype=np.complex128)
+    for j in range(factor):
+        spectrum[j * low_fft : (j + 1) * low_fft] = low_spectrum
+    spectrum *= taps_spectrum
+    interpolated = np.fft.ifft(spectrum)
+    start = spectrum.shape[0] - size
     last = state[2]
     for i in range(size):
         ramp = last + (gain - last) * (i + 1) / size
