@@ -204,3 +204,12 @@ def test_full_rate_lengths_map_onto_the_low_band():
 def test_bad_band_split_settings_are_named(rate, options, message):
     with pytest.raises(ValueError, match=message):
         make_canceller("pfdkf", rate, **options)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import echoless.aec.subband as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
