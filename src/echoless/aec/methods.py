@@ -181,8 +181,9 @@ def cancel(
         Sampling rate in Hz (default 16000).
     **options
         Streaming methods: the options of their class (``frame_size``,
-        ``filter_length`` or ``filter_ms``, ``delay``, ``postfilter``,
-        ``highpass_hz``, ``step_size``, ...). Offline methods:
+        default 10 ms; ``filter_length`` or ``filter_ms``, ``delay``,
+        ``postfilter``, ``highpass_hz``, ``step_size``, ...) and
+        ``band_split`` (above 16 kHz, see :func:`make_canceller`). Offline methods:
         ``filter_ms`` (echo-path length, default 250 ms), ``n_steps`` (Adam
         steps of the ``*_lms`` fits, default 300), ``lr`` (default 1e-2),
         ``ridge`` (diagonal loading of the least squares, default 0) and
