@@ -2,7 +2,7 @@ r"""Band split above 16 kHz: the canceller adapts on 0-8 kHz, the band above is 
 
 An adaptive filter's cost grows with the sample rate twice over: more taps for
 the same echo path in milliseconds, and more samples per second to filter.
-At 48 kHz a full-band PFDKF costs about three times its 16 kHz cost. WebRTC
+At 48 kHz a full-band PFDKF costs 2.3 times its 16 kHz cost (10 ms frames). WebRTC
 AEC3 avoids that by splitting the band and adapting only on the lowest
 16 kHz-rate band; echoless does the same:
 
