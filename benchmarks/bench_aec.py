@@ -108,9 +108,11 @@ import numpy as np
 from echoless.aec import DEFAULT_METHOD, make_canceller
 from echoless.data import EchoExample
 from echoless.metrics import aecmos_by_segment, erle, sdr, si_snr, snr
+from peers import available_peers
 
 SAMPLE_RATE = 16_000
 FRAME_SECONDS = 0.01
+FRAME = round(FRAME_SECONDS * SAMPLE_RATE)
 FILTER_SECONDS = 0.25
 MAX_LATENCY_SECONDS = 0.128  # searched when aligning an output with the near end
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -197,41 +199,6 @@ def echoless_systems(sample_rate: int) -> dict[str, Callable[[], object]]:
     }
 
 
-def _int16(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-class Speex:
-    """speexdsp's MDF echo canceller (10 ms frames, 250 ms filter) behind the echoless frame protocol."""
-
-    def __init__(self, sample_rate: int) -> None:
-        import speexdsp
-
-        self.frame_size = round(FRAME_SECONDS * sample_rate)
-        self._state = speexdsp.EchoCanceller.create(self.frame_size, round(FILTER_SECONDS * sample_rate), sample_rate)
-
-    def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        return np.frombuffer(self._state.process(_int16(mic), _int16(ref)), dtype="<i2") / 32767.0
-
-
-class WebRtcAec3:
-    """WebRTC audio processing (AEC3 only, 10 ms frames) behind the echoless frame protocol."""
-
-    def __init__(self, sample_rate: int) -> None:
-        from aec_audio_processing import AudioProcessor
-
-        processor = AudioProcessor(enable_aec=True, enable_ns=False, enable_agc=False, enable_vad=False)
-        processor.set_stream_format(sample_rate, 1)
-        processor.set_reverse_stream_format(sample_rate, 1)
-        processor.set_stream_delay(0)
-        self.frame_size = round(FRAME_SECONDS * sample_rate)
-        self._processor = processor
-
-    def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        self._processor.process_reverse_stream(_int16(ref))
-        return np.frombuffer(self._processor.process_stream(_int16(mic)), dtype="<i2") / 32767.0
-
-
 class Unprocessed:
     """Anchor: the microphone, passed through."""
 
@@ -241,21 +208,12 @@ class Unprocessed:
         return mic.copy()
 
 
-PEERS = {"speexdsp MDF": (Speex, "speexdsp"), "WebRTC AEC3": (WebRtcAec3, "aec-audio-processing")}
-
-
 def systems(sample_rate: int, wanted: list[str] | None) -> tuple[dict[str, Callable[[], object]], list[str]]:
     """Constructors of every system to run at ``sample_rate`` (those whose name contains one of
     ``wanted``, case-insensitive, or all), and a note per peer that cannot be built."""
     makers = echoless_systems(sample_rate)
-    missing = []
-    for name, (peer, _) in PEERS.items():
-        try:
-            peer(sample_rate)
-        except Exception as error:  # ImportError, or a broken native build
-            missing.append(f"{name}: not run ({type(error).__name__}: {error})")
-        else:
-            makers[name] = lambda peer=peer: peer(sample_rate)
+    peers, missing = available_peers(sample_rate, round(FRAME_SECONDS * sample_rate), filter_ms=1000 * FILTER_SECONDS)
+    makers.update(peers)
     makers[MIC_ANCHOR] = Unprocessed
     if wanted:
         makers = {name: make for name, make in makers.items() if any(w.lower() in name.lower() for w in wanted)}
@@ -460,7 +418,7 @@ def provenance(argv: list[str]) -> str:
     if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks", results_file):
         commit += " with uncommitted changes"
     versions = []
-    for package in ("numpy", "speechmos", "onnxruntime", "librosa", *(dist for _, dist in PEERS.values())):
+    for package in ("numpy", "speechmos", "onnxruntime", "librosa", "speexdsp", "aec-audio-processing"):
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:

@@ -36,8 +36,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import bench_aec  # noqa: E402  (the peers, driven as there)
 from bench_aec import FRAME, SAMPLE_RATE, run  # noqa: E402
+from peers import available_peers  # noqa: E402
 
 from echoless.aec import make_canceller  # noqa: E402
 from echoless.data import make_scene  # noqa: E402
@@ -50,16 +50,16 @@ SCENE = {"delay_ms": 40.0, "snr_db": 50.0, "rt60": 0.4, "timeline": [("far_end_s
 
 
 def contenders() -> tuple[dict, list[str]]:
-    """Constructors by name (echoless with and without compensation, and the peers of
-    ``bench_aec.py`` that can run there), and a note per peer that cannot."""
-    everyone, missing = bench_aec.contenders()
+    """Constructors by name (echoless with and without compensation, and the peers that can run
+    here, ``benchmarks/peers.py``), and a note per peer that cannot."""
+    peers, missing = available_peers(SAMPLE_RATE, FRAME)
     makers = {
         "echoless (default)": lambda: make_canceller(sample_rate=SAMPLE_RATE, frame_size=FRAME),
         "echoless, drift_compensation=False": lambda: make_canceller(
             sample_rate=SAMPLE_RATE, frame_size=FRAME, drift_compensation=False
         ),
     }
-    makers.update({name: make for name, make in everyone.items() if not name.startswith("echoless")})
+    makers.update(peers)
     return makers, missing
 
 

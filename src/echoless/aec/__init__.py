@@ -7,7 +7,8 @@ Offline, in the time-frequency (STFT) domain
     :mod:`~echoless.aec.tf_lms` (gradient descent in PyTorch) and
     :mod:`~echoless.aec.least_squares`.
 Streaming (one protocol: ``process(mic_frame, ref_frame) -> out_frame``, ``reset()``)
-    NLMS, PBFDAF, PFDKF; :func:`make_canceller` builds one by name.
+    NLMS, PBFDAF, PFDKF; :func:`make_canceller` builds one by name, wrapped
+    above 16 kHz in :class:`~echoless.aec.subband.BandSplitCanceller`.
 The front door
     :func:`cancel` runs any method of the one registry :data:`METHODS`
     (:mod:`~echoless.aec.methods`) over whole arrays; with no options it runs
@@ -40,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "PFDKF": "pfdkf",
     "estimate_delay": "delay",
     "ResidualEchoSuppressor": "postfilter",
+    # above 16 kHz: adapt on the low band, suppress the band above (issue 13)
+    "BandSplitCanceller": "subband",
     # the front door: one registry of every method (issue 11)
     "cancel": "methods",
     "make_canceller": "methods",

@@ -110,7 +110,7 @@ def canceller_class(method: str) -> type:
     return getattr(importlib.import_module(f"echoless.aec.{module}"), name)
 
 
-def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, **options):
+def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, *, band_split: bool | str = "auto", **options):
     """A new streaming canceller, ready for ``process(mic_frame, ref_frame)``.
 
     Parameters
@@ -119,22 +119,41 @@ def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, **opt
         A streaming name of :data:`METHODS` (default ``"pfdkf"``).
     sample_rate : int
         Sampling rate in Hz.
+    band_split : bool or "auto"
+        Adapt on the 0-8 kHz band only and suppress the band above
+        (:class:`~echoless.aec.subband.BandSplitCanceller`): ``"auto"`` (the
+        default) does so above 16 kHz, where it is cheaper and as good (see
+        the README's "Sample rates"); ``False`` adapts on the full band.
     **options
         The class's options (``frame_size``, ``filter_ms``, ``delay``,
-        ``postfilter``, ...); defaults give the recommended pipeline.
+        ``postfilter``, ...); defaults give the recommended pipeline, with
+        10 ms frames (:func:`~echoless.aec.subband.default_frame_size`).
 
     Returns
     -------
-    echoless.aec.base.StreamingCanceller
+    echoless.aec.base.StreamingCanceller or echoless.aec.subband.BandSplitCanceller
 
     Raises
     ------
     ValueError
-        If ``method`` is unknown or offline, or an option value is invalid.
+        If ``method`` is unknown or offline, an option value is invalid, or
+        ``band_split`` is true at 16 kHz or below.
     TypeError
         If an option is not one of the class's.
     """
-    return canceller_class(method)(sample_rate=sample_rate, **options)
+    from echoless.aec import subband
+
+    kind = canceller_class(method)
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    if band_split not in ("auto", True, False):
+        raise ValueError(f"band_split must be 'auto', True or False, got {band_split!r}")
+    if band_split is True and sample_rate <= subband.LOW_BAND_RATE:
+        raise ValueError(f"band_split=True needs a rate above {subband.LOW_BAND_RATE} Hz, got sample_rate={sample_rate}")
+    if options.get("frame_size") is None:
+        options["frame_size"] = subband.default_frame_size(sample_rate)
+    if band_split and sample_rate > subband.LOW_BAND_RATE:
+        return subband.BandSplitCanceller(kind, sample_rate, **options)
+    return kind(sample_rate=sample_rate, **options)
 
 
 def cancel(
@@ -162,8 +181,9 @@ def cancel(
         Sampling rate in Hz (default 16000).
     **options
         Streaming methods: the options of their class (``frame_size``,
-        ``filter_length`` or ``filter_ms``, ``delay``, ``postfilter``,
-        ``highpass_hz``, ``step_size``, ...). Offline methods:
+        default 10 ms; ``filter_length`` or ``filter_ms``, ``delay``,
+        ``postfilter``, ``highpass_hz``, ``step_size``, ...) and
+        ``band_split`` (above 16 kHz, see :func:`make_canceller`). Offline methods:
         ``filter_ms`` (echo-path length, default 250 ms), ``n_steps`` (Adam
         steps of the ``*_lms`` fits, default 300), ``lr`` (default 1e-2),
         ``ridge`` (diagonal loading of the least squares, default 0) and

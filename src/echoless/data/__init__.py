@@ -11,6 +11,8 @@
     The seed assignment's ``homework_2/{real,synth}`` recordings.
 :func:`load_aec_challenge`
     The ICASSP AEC-Challenge synthetic layout.
+:func:`with_upper_band`
+    A scene at 32 kHz or more with content above 8 kHz, which the shipped speech lacks.
 :func:`save_scene`, :func:`load_scene`
     A scene or your own recording as a folder of WAV files and ``meta.json``.
 """
@@ -22,6 +24,7 @@ from echoless.data.rooms import loudspeaker, measure_rt60, room_impulse_response
 from echoless.data.scene_io import load_scene, save_scene
 from echoless.data.scenes import Scene, make_scene
 from echoless.data.seed import download_seed_dataset, load_seed_dataset
+from echoless.data.upper_band import with_upper_band
 
 __all__ = [
     "EchoExample",
@@ -36,4 +39,5 @@ __all__ = [
     "measure_rt60",
     "room_impulse_responses",
     "save_scene",
+    "with_upper_band",
 ]
