@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "PFDKF": "pfdkf",
     "estimate_delay": "delay",
     "ResidualEchoSuppressor": "postfilter",
+    # multichannel: n_ref loudspeakers, n_mic microphones (issue 13)
+    "MultichannelPFDKF": "multichannel",
     # the front door: one registry of every method (issue 11)
     "cancel": "methods",
     "make_canceller": "methods",

@@ -67,18 +67,25 @@ class Method:
         One line for help texts.
     target : str
         ``"module:Class"`` of a streaming canceller (relative to ``echoless.aec``).
+    multichannel : str
+        ``"module:Class"`` of its version with ``n_ref`` references and
+        ``n_mic`` microphones, if it has one.
     """
 
     name: str
     streaming: bool
     summary: str
     target: str = ""
+    multichannel: str = ""
 
 
 METHODS: dict[str, Method] = {
     method.name: method
     for method in (
-        Method("pfdkf", True, "Kalman filter in the frequency domain (default)", "pfdkf:PFDKF"),
+        Method(
+            "pfdkf", True, "Kalman filter in the frequency domain (default)", "pfdkf:PFDKF",
+            multichannel="multichannel:MultichannelPFDKF",
+        ),
         Method("pbfdaf", True, "block frequency-domain NLMS with Speex-style step control", "pbfdaf:PBFDAF"),
         Method("nlms", True, "time-domain NLMS, the textbook baseline", "nlms:NLMS"),
         Method("waveform_ls", False, "exact least-squares FIR fitted on the whole file"),
@@ -101,12 +108,17 @@ def check_method(method: str) -> Method:
     return METHODS[check_choice(method, "method", METHODS)]
 
 
-def canceller_class(method: str) -> type:
-    """The class of the streaming method ``method`` (imported on first use)."""
+def canceller_class(method: str, multichannel: bool = False) -> type:
+    """The class of the streaming method ``method`` (imported on first use), or of its
+    multichannel version (``n_ref`` and ``n_mic`` options)."""
     entry = check_method(method)
     if not entry.streaming:
         raise ValueError(f"{method!r} is an offline method (it fits the whole file): choose one of {STREAMING_METHODS}")
-    module, name = entry.target.split(":")
+    target = entry.multichannel if multichannel else entry.target
+    if not target:
+        supported = [name for name, other in METHODS.items() if other.multichannel]
+        raise ValueError(f"method {method!r} has no multichannel version (n_ref, n_mic, 2-D signals): use {supported}")
+    module, name = target.split(":")
     return getattr(importlib.import_module(f"echoless.aec.{module}"), name)
 
 
@@ -121,7 +133,10 @@ def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, **opt
         Sampling rate in Hz.
     **options
         The class's options (``frame_size``, ``filter_ms``, ``delay``,
-        ``postfilter``, ...); defaults give the recommended pipeline.
+        ``postfilter``, ...); defaults give the recommended pipeline. With
+        ``n_ref`` or ``n_mic`` the method's multichannel version is built
+        (:class:`~echoless.aec.multichannel.MultichannelPFDKF`), whose frames
+        are (frame_size, n_mic) and (frame_size, n_ref).
 
     Returns
     -------
@@ -134,7 +149,8 @@ def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, **opt
     TypeError
         If an option is not one of the class's.
     """
-    return canceller_class(method)(sample_rate=sample_rate, **options)
+    multichannel = "n_ref" in options or "n_mic" in options
+    return canceller_class(method, multichannel)(sample_rate=sample_rate, **options)
 
 
 def cancel(
@@ -152,10 +168,12 @@ def cancel(
 
     Parameters
     ----------
-    mic : array_like, shape (T,)
-        Microphone signal (echo + near end), finite.
-    ref : array_like, shape (T,)
-        Far-end reference at the same sample rate and length.
+    mic : array_like, shape (T,) or (T, n_mic)
+        Microphone signal (echo + near end), finite; one column per microphone.
+    ref : array_like, shape (T,) or (T, n_ref)
+        Far-end reference at the same sample rate and length; one column per
+        loudspeaker. A 2-D ``mic`` or ``ref`` runs the method's multichannel
+        version (:mod:`echoless.aec.multichannel`).
     method : str
         A name of :data:`METHODS` (default ``"pfdkf"``).
     sample_rate : int
@@ -171,9 +189,9 @@ def cancel(
 
     Returns
     -------
-    numpy.ndarray, shape (T,), float64
-        The near-end estimate, aligned with ``mic`` (a canceller's own
-        latency is compensated).
+    numpy.ndarray, shape (T,) or (T, n_mic), float64
+        The near-end estimate, aligned with ``mic`` and of its shape (a
+        canceller's own latency is compensated).
 
     Raises
     ------
@@ -192,6 +210,10 @@ def cancel(
     >>> out.shape, bool(np.std(out[8000:]) < 0.01 * np.std(mic))
     ((16000,), True)
     """
+    if np.ndim(mic) == 2 or np.ndim(ref) == 2:
+        from echoless.aec.multichannel import cancel_multichannel
+
+        return cancel_multichannel(mic, ref, method, check_positive_int(sample_rate, "sample_rate"), **options)
     mic = as_signal(mic, "mic")
     ref = as_signal(ref, "ref")
     check_same_length(mic, ref, "mic", "ref")

@@ -23,19 +23,19 @@ def run_canceller(canceller, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
     canceller : echoless.aec.base.StreamingCanceller
         Any object with ``frame_size``, ``latency`` (samples) and
         ``process(mic_frame, ref_frame)``; it keeps its state afterwards.
-    mic, ref : numpy.ndarray, shape (T,), float64
-        Checked signals of the same length.
+    mic, ref : numpy.ndarray, shape (T,) or (T, channels), float64
+        Checked signals of the same length (2-D for a multichannel canceller).
 
     Returns
     -------
-    numpy.ndarray, shape (T,), float64
+    numpy.ndarray, shape of ``mic``, float64
     """
     size = canceller.frame_size
     latency = getattr(canceller, "latency", 0)
     padded = -(-(len(mic) + latency) // size) * size
-    mic_frames = np.pad(mic, (0, padded - len(mic)), mode="edge")
-    ref_frames = np.pad(ref, (0, padded - len(ref)), mode="edge")
-    out = np.empty(padded)
+    mic_frames = np.pad(mic, [(0, padded - len(mic))] + [(0, 0)] * (mic.ndim - 1), mode="edge")
+    ref_frames = np.pad(ref, [(0, padded - len(ref))] + [(0, 0)] * (ref.ndim - 1), mode="edge")
+    out = np.empty((padded, *mic.shape[1:]))
     for start in range(0, padded, size):
         out[start : start + size] = canceller.process(mic_frames[start : start + size], ref_frames[start : start + size])
     return out[latency : latency + len(mic)]
