@@ -127,7 +127,9 @@ def as_channels(x: Any, name: str) -> np.ndarray:
 def check_frames(frame: Any, size: int, channels: int, name: str, channels_name: str) -> np.ndarray:
     """One multichannel streaming frame, shape (frame_size, channels), as a finite, contiguous
     ``(channels, frame_size)`` ``float64`` array (one row per channel, as the kernels read it), or raise."""
-    array = frame if isinstance(frame, np.ndarray) and frame.dtype == np.float64 else as_channels(frame, name)
+    array = frame if isinstance(frame, np.ndarray) and frame.dtype == np.float64 else np.asarray(frame)
+    if array.ndim == 2 and array.dtype != np.float64:
+        array = as_channels(array, name)  # named TypeError for non-numeric frames
     if array.shape != (size, channels):
         raise ValueError(
             f"{name} must have shape (frame_size, {channels_name}) = ({size}, {channels}), got {np.shape(array)}"
