@@ -210,7 +210,7 @@ def cancel(
     >>> out.shape, bool(np.std(out[8000:]) < 0.01 * np.std(mic))
     ((16000,), True)
     """
-    if np.ndim(mic) == 2 or np.ndim(ref) == 2:
+    if np.ndim(mic) > 1 or np.ndim(ref) > 1:
         from echoless.aec.multichannel import cancel_multichannel
 
         return cancel_multichannel(mic, ref, method, check_positive_int(sample_rate, "sample_rate"), **options)

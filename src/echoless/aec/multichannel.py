@@ -376,8 +376,10 @@ class MultichannelPFDKF(PFDKF):
 
     def _detect_mono(self, refs: np.ndarray) -> None:
         """Update the reference covariance and switch between mono and stereo (see the module notes)."""
+        # relative to the running level, so that no square overflows (and powers of two scale exactly)
+        scaled = refs / np.sqrt(self._level)
         self._covariance *= self._mono_decay
-        self._covariance += (1.0 - self._mono_decay) * (refs @ refs.T)
+        self._covariance += (1.0 - self._mono_decay) * (scaled @ scaled.T)
         trace = np.trace(self._covariance)
         if self.n_ref == 2:  # closed form of the largest eigenvalue of a 2 x 2 symmetric matrix
             (a, b), (_, d) = self._covariance
