@@ -63,6 +63,27 @@ def as_signal(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
     return array
 
 
+def as_channels(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a finite ``float64`` array of shape (samples, channels), or raise naming ``name``.
+
+    A 1-D signal is one channel. Raises TypeError (not numeric) or
+    ValueError (more than two dimensions, empty, NaN or Inf).
+    """
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise TypeError(f"{name} must be a numeric array of shape (samples, channels) ({error})") from None
+    if array.ndim == 1:
+        return as_signal(array, name)[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape (samples,) or (samples, channels), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    return as_signal(array.reshape(-1), name).reshape(array.shape)
+
+
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
     options = tuple(choices)

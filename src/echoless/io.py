@@ -1,6 +1,8 @@
 """Reading and writing mono audio files, with the checks echo cancellation needs.
 
-Every signal in echoless is a 1-D ``float64`` array at an explicit sample rate.
+Every signal in echoless is a 1-D ``float64`` array at an explicit sample rate
+(multichannel signals, for the multichannel cancellers: ``(samples, channels)``,
+:func:`read_audio_channels` and :func:`write_audio_channels`).
 :func:`read_audio` turns a file into exactly that or says clearly why it cannot:
 missing file, unreadable format, wrong sample rate, several channels, no
 samples, NaN or Inf. Integer PCM is scaled to ``[-1, 1)`` (``int16`` sample
@@ -32,9 +34,9 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from echoless._validation import as_signal, check_positive_int
+from echoless._validation import as_channels, as_signal, check_positive_int
 
-__all__ = ["read_audio", "resample_signal", "write_audio"]
+__all__ = ["read_audio", "read_audio_channels", "resample_signal", "write_audio", "write_audio_channels"]
 
 # Resolved paths of every file read_audio has read in this process.
 _INPUT_PATHS: set[Path] = set()
@@ -95,18 +97,7 @@ def read_audio(
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     if channel is not None:
         channel = check_positive_int(channel, "channel", minimum=0)
-    if not path.exists():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not an audio file")
-    try:
-        data, file_rate = soundfile.read(path, dtype="float64", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
-        ) from None
-    if protect:
-        _INPUT_PATHS.add(path.resolve())
+    data, file_rate = _read_file(path, protect)
 
     n_channels = data.shape[1]
     if channel is not None:
@@ -120,6 +111,46 @@ def read_audio(
         )
     else:
         data = data[:, 0]
+    return _checked(data[:, None], path, file_rate, sample_rate, resample)[:, 0]
+
+
+def read_audio_channels(
+    path: str | os.PathLike, sample_rate: int = 16000, resample: bool = False, *, protect: bool = True
+) -> np.ndarray:
+    """Read every channel of an audio file, as soundfile lays them out.
+
+    Parameters and errors as :func:`read_audio`, but a multichannel file is
+    not an error.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples, n_channels), dtype float64
+    """
+    path = _as_path(path)
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    data, file_rate = _read_file(path, protect)
+    return _checked(data, path, file_rate, sample_rate, resample)
+
+
+def _read_file(path: Path, protect: bool) -> tuple[np.ndarray, int]:
+    """The samples (n_samples, n_channels) and the rate of an existing audio file, or a named error."""
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an audio file")
+    try:
+        data, file_rate = soundfile.read(path, dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"cannot read {path} as audio ({error}); use a format libsndfile reads, such as WAV or FLAC"
+        ) from None
+    if protect:
+        _INPUT_PATHS.add(path.resolve())
+    return data, file_rate
+
+
+def _checked(data: np.ndarray, path: Path, file_rate: int, sample_rate: int, resample: bool) -> np.ndarray:
+    """``data`` (n_samples, n_channels) checked (not empty, finite) and at ``sample_rate``."""
     if data.size == 0:
         raise ValueError(f"{path} holds no samples (empty audio file)")
     bad = int(np.count_nonzero(~np.isfinite(data)))
@@ -132,7 +163,7 @@ def read_audio(
                 f"{path} has sample rate {file_rate} Hz, expected {sample_rate} Hz; "
                 f"pass resample=True (command line: --resample) to convert it to {sample_rate} Hz"
             )
-        data = resample_signal(data, int(file_rate), sample_rate)
+        data = np.stack([resample_signal(channel, int(file_rate), sample_rate) for channel in data.T], axis=1)
     return np.ascontiguousarray(data, dtype=np.float64)
 
 
@@ -230,8 +261,26 @@ def write_audio(
     UserWarning
         If a fixed-point ``subtype`` forces samples outside ``[-1, 1]`` to be clipped.
     """
-    path = _as_path(path)
-    x = as_signal(x, "x")
+    return _write(_as_path(path), as_signal(x, "x"), sample_rate, subtype)
+
+
+def write_audio_channels(
+    path: str | os.PathLike,
+    x: Any,
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write a multichannel signal to an audio file, atomically.
+
+    Parameters, errors and warnings as :func:`write_audio`, with ``x`` of
+    shape (n_samples, n_channels) (a 1-D ``x`` is one channel).
+    """
+    return _write(_as_path(path), as_channels(x, "x"), sample_rate, subtype)
+
+
+def _write(path: Path, x: np.ndarray, sample_rate: int, subtype: str) -> Path:
+    """:func:`write_audio` of a checked array, (n_samples,) or (n_samples, n_channels)."""
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     if path.resolve() in _INPUT_PATHS:
         raise ValueError(

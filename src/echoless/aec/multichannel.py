@@ -94,7 +94,7 @@ from numpy.typing import ArrayLike
 
 from echoless._frames import all_finite
 from echoless._jit import kernel
-from echoless._validation import as_signal, check_positive_int
+from echoless._validation import as_channels, as_signal, check_positive_int
 from echoless.aec._partitioned import constrain_rows
 from echoless.aec.base import NUMERICAL_FLOOR, watch_frame
 from echoless.aec.pfdkf import NOISE_FLOOR_DB, PFDKF, kalman_update, observation_step
@@ -106,22 +106,6 @@ MONO_SECONDS = 0.5
 MONO_SPREAD_DB = 40.0
 #: Stereo again only when the spread exceeds the mono threshold by this many dB.
 MONO_HYSTERESIS_DB = 10.0
-
-
-def as_channels(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a finite ``float64`` array of shape (samples, channels), or raise naming ``name``.
-
-    A 1-D signal is one channel. Raises TypeError (not numeric) or
-    ValueError (more than two dimensions, empty, NaN or Inf).
-    """
-    array = np.asarray(x) if not (hasattr(x, "detach") and hasattr(x, "cpu")) else x.detach().cpu().numpy()
-    if array.ndim == 1:
-        return as_signal(array, name)[:, None]
-    if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (samples,) or (samples, channels), got shape {array.shape}")
-    if 0 in array.shape:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
-    return as_signal(array.reshape(-1), name).reshape(array.shape)
 
 
 def check_frames(frame: Any, size: int, channels: int, name: str, channels_name: str) -> np.ndarray:
