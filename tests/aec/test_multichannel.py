@@ -152,16 +152,19 @@ def test_joint_update_matches_the_textbook_formulas(seed, n_paths):
     buffers[1:, 1 : 1 + n_partitions] = x
     powers = np.abs(buffers) ** 2
     diagonal = np.ascontiguousarray(np.real(np.diagonal(phi, axis1=-2, axis2=-1)).transpose(2, 0, 1))
-    cross = np.triu(phi, 1)
+    cross = np.ascontiguousarray(np.triu(phi, 1).transpose(2, 3, 0, 1))
     got_weights, got_noise, residual = weights.copy(), noise.copy(), np.empty(n_bins)
-    joint_kalman_update(buffers, powers, 1, 1, n_paths, error, got_weights, diagonal, cross, got_noise, residual, 0.99, 0.5, 1e-3)
+    gain = np.empty_like(weights)
+    joint_kalman_update(
+        buffers, powers, 1, 1, n_paths, error, got_weights, diagonal, cross, got_noise, residual, 0.99, 0.5, 1e-3, gain
+    )
     want_weights, want_phi, want_noise, want_residual = _textbook_joint_step(x, error, weights, phi, noise, 0.99, 0.5, 1e-3)
     np.testing.assert_allclose(got_weights, want_weights, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_noise, want_noise, rtol=1e-12)
     np.testing.assert_allclose(residual, want_residual, rtol=1e-12)
     np.testing.assert_allclose(diagonal, np.real(np.diagonal(want_phi, axis1=-2, axis2=-1)).transpose(2, 0, 1), rtol=1e-12)
     upper = np.triu(np.ones((n_paths, n_paths), dtype=bool), 1)
-    np.testing.assert_allclose(cross[..., upper], want_phi[..., upper], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cross[upper].transpose(1, 2, 0), want_phi[..., upper], rtol=1e-12, atol=1e-12)
 
 
 def test_mono_detection_follows_the_content():

@@ -334,7 +334,7 @@ class MultichannelPFDKF(PFDKF):
         n_partitions, n_bins = self._weights.shape[2:]
         self._prior = np.repeat(self._prior_uncertainty(n_partitions)[:, None], n_bins, axis=1)
         self._diagonal = np.repeat(self._prior[None, None], self.n_ref, axis=1).repeat(self.n_mic, axis=0)
-        self._cross = np.zeros((self.n_mic, n_partitions, n_bins, self.n_ref, self.n_ref), dtype=np.complex128)
+        self._cross = np.zeros((self.n_mic, self.n_ref, self.n_ref, n_partitions, n_bins), dtype=np.complex128)
         self._noise = np.zeros((self.n_mic, n_bins))
         self._residual = np.zeros((self.n_mic, n_bins))
 
@@ -383,14 +383,14 @@ class MultichannelPFDKF(PFDKF):
         self._weights[:] = mono_weights[:, None] / n
         # Phi = Phi_mono / R^2 * 1 1^T + prior * (I - 1 1^T / R)
         self._diagonal[:] = (mono_phi / n**2 + self._prior * (1.0 - 1.0 / n))[:, None]
-        self._cross[:] = (mono_phi / n**2 - self._prior / n)[..., None, None]
+        self._cross[:] = (mono_phi / n**2 - self._prior / n)[:, None, None]
         self.mono = False
 
     def _to_mono(self) -> None:
         """Joint paths to mono: ``W = sum_r W_r``, ``Phi = 1^T Phi 1``."""
         upper = np.triu(np.ones((self.n_ref, self.n_ref), dtype=bool), 1)
         self._weights[:, 0] = self._weights.sum(axis=1)
-        self._diagonal[:, 0] = self._diagonal.sum(axis=1) + 2.0 * self._cross[..., upper].real.sum(axis=-1)
+        self._diagonal[:, 0] = self._diagonal.sum(axis=1) + 2.0 * self._cross[:, upper].real.sum(axis=1)
         self._weights[:, 1:] = 0.0
         self._cross[:] = 0.0
         self.mono = True
@@ -491,6 +491,7 @@ def multichannel_frame(
         push_window(windows[line], refs[line], buffers[line], powers[line], head)
     spectrum = np.empty(size + 1, dtype=np.complex128)
     error_window = np.zeros(2 * size)
+    gain = np.empty((n_paths, n_partitions, size + 1), dtype=np.complex128)
     for m in range(mics.shape[0]):
         spectrum[:] = 0.0
         for r in range(n_paths):
@@ -509,7 +510,7 @@ def multichannel_frame(
             else:
                 joint_kalman_update(
                     buffers, powers, first, head, n_paths, error_spectra[m], weights[m], diagonal[m], cross[m],
-                    noise[m], residual[m], a2, smoothing, noise_floor,
+                    noise[m], residual[m], a2, smoothing, noise_floor, gain,
                 )  # fmt: skip
             for r in range(n_paths):
                 constrain_rows(weights[m, r], rows)
@@ -519,50 +520,48 @@ def multichannel_frame(
 @kernel
 def joint_kalman_update(
     buffers, powers, first, head, n_paths, error_spectrum, weights, diagonal, cross, noise, residual, a2, smoothing,
-    noise_floor,
+    noise_floor, gain,
 ):  # pragma: no cover - compiled
     """One Kalman step of the ``n_paths`` paths of one microphone, jointly (see the module notes).
 
     ``weights`` (R, P, K) :math:`W_{rp}`; the covariance :math:`\\boldsymbol\\Phi_p(k)`
-    as its real ``diagonal`` (R, P, K) and the upper triangle of ``cross``
-    (P, K, R, R); the spectra :math:`X_{rp}` are rows ``head + p`` of lines
-    ``first + r`` of ``buffers`` and ``powers``. ``residual`` (K,) receives
-    :math:`\\tfrac12\\sum_p \\mathbf x_p^T \\boldsymbol\\Phi_p \\mathbf x_p^*`.
+    as its real ``diagonal`` (R, P, K) and its upper triangle ``cross[r, s]``
+    (R, R, P, K; ``r < s``); the spectra :math:`X_{rp}` are rows ``head + p``
+    of lines ``first + r`` of ``buffers``. ``residual`` (K,) receives
+    :math:`\\tfrac12\\sum_p \\mathbf x_p^T \\boldsymbol\\Phi_p \\mathbf x_p^*`;
+    ``gain`` (R, P, K) is scratch space for :math:`\\mathbf g_p`. Loops run
+    over bins innermost, so that they vectorise.
     """
     n_partitions, n_bins = weights.shape[1], weights.shape[2]
     residual[:] = 0.0
     for p in range(n_partitions):
         row = head + p
-        for k in range(n_bins):
-            # x^T Phi x^*: the diagonal terms, then twice the real part of the upper triangle
-            quadratic = 0.0
-            for r in range(n_paths):
-                quadratic += diagonal[r, p, k] * powers[first + r, row, k]
-                for s in range(r + 1, n_paths):
-                    term = buffers[first + r, row, k] * cross[p, k, r, s] * np.conj(buffers[first + s, row, k])
-                    quadratic += 2.0 * term.real
-            residual[k] += quadratic
+        # g = Phi x^*, then x^T Phi x^* = sum_r x_r g_r
+        for r in range(n_paths):
+            for k in range(n_bins):
+                gain[r, p, k] = diagonal[r, p, k] * np.conj(buffers[first + r, row, k])
+        for r in range(n_paths):
+            for s in range(r + 1, n_paths):
+                for k in range(n_bins):
+                    c = cross[r, s, p, k]
+                    gain[r, p, k] += c * np.conj(buffers[first + s, row, k])
+                    gain[s, p, k] += np.conj(c) * np.conj(buffers[first + r, row, k])
+        for r in range(n_paths):
+            for k in range(n_bins):
+                residual[k] += (buffers[first + r, row, k] * gain[r, p, k]).real
     inverse, scaled_error = observation_step(error_spectrum, noise, residual, smoothing, noise_floor)
-    gain = np.empty(n_paths, dtype=np.complex128)
     for p in range(n_partitions):
-        row = head + p
-        for k in range(n_bins):
-            # g = Phi x^*
-            for r in range(n_paths):
-                value = diagonal[r, p, k] * np.conj(buffers[first + r, row, k])
-                for s in range(n_paths):
-                    if s > r:
-                        value += cross[p, k, r, s] * np.conj(buffers[first + s, row, k])
-                    elif s < r:
-                        value += np.conj(cross[p, k, s, r]) * np.conj(buffers[first + s, row, k])
-                gain[r] = value
-            # w += g E / D;  Phi <- A^2 (Phi - g g^H / (2 D)) + (1 - A^2) diag |W|^2
-            for r in range(n_paths):
-                weight = weights[r, p, k] + gain[r] * scaled_error[k]
+        # w += g E / D;  Phi <- A^2 (Phi - g g^H / (2 D)) + (1 - A^2) diag |W|^2
+        for r in range(n_paths):
+            for k in range(n_bins):
+                g = gain[r, p, k]
+                weight = weights[r, p, k] + g * scaled_error[k]
                 weights[r, p, k] = weight
-                magnitude = gain[r].real ** 2 + gain[r].imag ** 2
+                magnitude = g.real**2 + g.imag**2
                 diagonal[r, p, k] = a2 * (diagonal[r, p, k] - 0.5 * inverse[k] * magnitude) + (1.0 - a2) * (
                     weight.real**2 + weight.imag**2
                 )
-                for s in range(r + 1, n_paths):
-                    cross[p, k, r, s] = a2 * (cross[p, k, r, s] - 0.5 * inverse[k] * gain[r] * np.conj(gain[s]))
+        for r in range(n_paths):
+            for s in range(r + 1, n_paths):
+                for k in range(n_bins):
+                    cross[r, s, p, k] = a2 * (cross[r, s, p, k] - 0.5 * inverse[k] * gain[r, p, k] * np.conj(gain[s, p, k]))
