@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "ResidualEchoSuppressor": "postfilter",
     # multichannel: n_ref loudspeakers, n_mic microphones (issue 13)
     "MultichannelPFDKF": "multichannel",
+    "half_wave_decorrelate": "decorrelation",
     # the front door: one registry of every method (issue 11)
     "cancel": "methods",
     "make_canceller": "methods",

@@ -70,11 +70,16 @@ Mono content on several channels
 Decorrelation
     The classic cure for non-uniqueness alters the playback (a half-wave
     rectifier nonlinearity, complementary comb filters, phase modulation) so
-    that the channels become less coherent. echoless does not: the library
-    never sees the playback before it is played, and changing what a listener
-    hears is the application's decision. With the full-covariance update
-    above, a stereo scene already cancels to within a few dB of the same
-    scene in mono (``tests/aec/test_multichannel.py``).
+    that the channels become less coherent. echoless does not apply one by
+    itself: the library never sees the playback before it is played, and
+    changing what a listener hears is the application's decision. With the
+    full-covariance update above, a stereo scene already cancels about as
+    well as the same scene in mono (``tests/aec/test_multichannel.py``). An
+    application that controls its playback and wants the true paths (fast
+    recovery when the far-end room changes) can pass it through
+    :func:`~echoless.aec.decorrelation.half_wave_decorrelate` and give the
+    result to both the loudspeakers and the canceller: on a stereo scene
+    the misalignment falls from -4.5 to -12.4 dB.
 
 Cost
     Shared per frame: the ``R`` reference FFTs (``R + 1`` with a mono mix),
