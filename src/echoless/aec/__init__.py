@@ -8,6 +8,8 @@ Offline, in the time-frequency (STFT) domain
     :mod:`~echoless.aec.least_squares`.
 Streaming (one protocol: ``process(mic_frame, ref_frame) -> out_frame``, ``reset()``)
     NLMS, PBFDAF, PFDKF; :func:`make_canceller` builds one by name.
+    :class:`~echoless.aec.multichannel.MultichannelPFDKF` takes ``n_ref``
+    loudspeakers and ``n_mic`` microphones (frames ``(frame_size, channels)``).
 The front door
     :func:`cancel` runs any method of the one registry :data:`METHODS`
     (:mod:`~echoless.aec.methods`) over whole arrays; with no options it runs
