@@ -37,18 +37,7 @@ def as_signal(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
     ValueError
         If ``x`` is not 1-D, is empty, or holds NaN or Inf.
     """
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
-    try:
-        array = np.asarray(x)
-    except (ValueError, TypeError) as error:  # ragged nested lists
-        raise TypeError(f"{name} must be a 1-D numeric array ({error})") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real-valued, got complex dtype {array.dtype}")
+    array = _real_array(x, name, "a 1-D numeric array")
     if array.ndim != 1:
         hint = ""
         if array.ndim == 2 and min(array.shape) > 1:
@@ -60,6 +49,39 @@ def as_signal(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         bad = int(np.count_nonzero(~np.isfinite(array)))
         raise ValueError(f"{name} contains {bad} NaN or Inf value(s)")
+    return array
+
+
+def as_channels(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a finite ``float64`` array of shape (samples, channels), or raise naming ``name``.
+
+    A 1-D signal is one channel. Raises TypeError (not numeric) or
+    ValueError (more than two dimensions, empty, NaN or Inf).
+    """
+    array = _real_array(x, name, "a numeric array of shape (samples, channels)")
+    if array.ndim == 1:
+        return as_signal(array, name)[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape (samples,) or (samples, channels), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    return as_signal(array.reshape(-1), name).reshape(array.shape)
+
+
+def _real_array(x: Any, name: str, expected: str) -> np.ndarray:
+    """``x`` as a real numeric numpy array (any shape), or a TypeError naming ``name``."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise TypeError(f"{name} must be {expected} ({error})") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real-valued, got complex dtype {array.dtype}")
     return array
 
 

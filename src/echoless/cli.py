@@ -39,6 +39,9 @@ examples:
       the linear canceller alone, no delay search
   echoless cancel mic.wav stereo_ref.wav -o near.wav --ref-channel 0
       mono microphone, first channel of a stereo reference
+  echoless cancel array_mic.wav stereo_ref.wav -o near.wav
+      multichannel: every microphone channel against both loudspeaker channels
+      (pfdkf's multichannel version); OUT has one channel per microphone
   echoless cancel mic.wav ref.wav -o near.wav --method waveform_ls --echo-out echo.wav
       exact least-squares echo path fitted on the whole file; also writes the echo
   echoless batch corpus/ -o out/
@@ -147,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = commands.add_parser(
         "cancel", help="remove the echo from one recording",
         description="Remove the echo of REF from MIC and write the near-end estimate to OUT.\n"
-        "Both inputs must be mono, of the same length, at --sample-rate (or use --resample).",
+        "Both inputs must have the same length, at --sample-rate (or use --resample). Multichannel\n"
+        "files (one channel per microphone, per loudspeaker) give a multichannel OUT, unless\n"
+        "--mic-channel or --ref-channel picks one channel.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cancel.add_argument("mic", type=pathlib.Path, metavar="MIC", help="microphone recording (echo + near end), WAV/FLAC")
@@ -158,9 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="expected sample rate (default: %(default)s)")
     cancel.add_argument("--resample", action="store_true", help="resample inputs at another rate instead of refusing them")
     cancel.add_argument("--mic-channel", type=int, metavar="N",
-                        help="channel (from 0) to take from a multichannel MIC (default: MIC must be mono)")
+                        help="channel (from 0) to take from a multichannel MIC (default: every channel)")
     cancel.add_argument("--ref-channel", type=int, metavar="N",
-                        help="channel (from 0) to take from a multichannel REF (default: REF must be mono)")
+                        help="channel (from 0) to take from a multichannel REF (default: every channel)")
     cancel.add_argument("--float", action="store_true", dest="float_output",
                         help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
     _add_canceller_options(cancel)
@@ -283,14 +288,37 @@ def _check_distinct_paths(args: argparse.Namespace) -> None:
         seen[resolved] = name
 
 
+def _read_inputs(args: argparse.Namespace):
+    """MIC and REF of a multichannel run, (samples, channels) each."""
+    from echoless.aec.methods import METHODS
+    from echoless.io import read_audio_channels
+
+    mic = read_audio_channels(args.mic, args.sample_rate, resample=args.resample)
+    ref = read_audio_channels(args.ref, args.sample_rate, resample=args.resample)
+    if not METHODS[args.method].multichannel:
+        several = args.mic if mic.shape[1] > 1 else args.ref
+        raise ValueError(
+            f"{several} has {max(mic.shape[1], ref.shape[1])} channels and --method {args.method} has no multichannel "
+            f"version: use --method pfdkf, or pick one channel with --mic-channel/--ref-channel"
+        )
+    return mic, ref
+
+
 def _run_cancel(args: argparse.Namespace) -> None:
     from echoless.aec.drift import DEADBAND_PPM
     from echoless.aec.files import cancel_file
     from echoless.batch import METRICS_MAX_SECONDS
-    from echoless.io import read_audio
+    from echoless.io import check_output_format, read_audio
     from echoless.talk import far_end_erle
 
     _check_distinct_paths(args)
+    subtype = "FLOAT" if args.float_output else "PCM_16"
+    for path in (args.out, args.echo_out):  # refuse an unwritable output before any reading
+        if path is not None:
+            check_output_format(path, subtype)
+    if _multichannel_inputs(args):
+        _cancel_multichannel(args, subtype)
+        return
     options = _options(args, args.sample_rate)
     if args.method in OFFLINE_METHODS:
         options["progress"] = True
@@ -298,7 +326,7 @@ def _run_cancel(args: argparse.Namespace) -> None:
     result = cancel_file(
         args.mic, args.ref, args.out, args.method, args.sample_rate, echo_path=args.echo_out,
         mic_channel=args.mic_channel, ref_channel=args.ref_channel, resample=args.resample,
-        subtype="FLOAT" if args.float_output else "PCM_16", **options,
+        subtype=subtype, **options,
     )
     if result.duration <= METRICS_MAX_SECONDS:  # the far-end detection reads whole arrays
         read = {"sample_rate": args.sample_rate, "resample": args.resample}
@@ -317,6 +345,48 @@ def _run_cancel(args: argparse.Namespace) -> None:
     if drift is not None and abs(drift) >= DEADBAND_PPM:
         print(f"clock drift: MIC runs {drift:+.1f} ppm against REF (estimated; the reference was resampled to follow it)")
     print(f"time {result.seconds:.3f} s with reading and writing, {result.real_time_factor:.0f}x real time")
+    print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
+
+
+def _multichannel_inputs(args: argparse.Namespace) -> bool:
+    """Whether MIC or REF has several channels and neither --mic-channel nor --ref-channel picks one."""
+    from echoless.io import AudioReader
+
+    if args.mic_channel is not None or args.ref_channel is not None:
+        return False
+    counts = []
+    for path in (args.mic, args.ref):
+        with AudioReader(path, all_channels=True) as reader:
+            counts.append(reader.channels)
+    return max(counts) > 1
+
+
+def _cancel_multichannel(args: argparse.Namespace, subtype: str) -> None:
+    """``cancel`` of multichannel files: read whole, one output channel per microphone."""
+    from echoless.evaluation import timed_cancel
+    from echoless.io import write_audio_channels
+    from echoless.talk import far_end_erle
+
+    mic, ref = _read_inputs(args)
+    if len(mic) != len(ref):
+        raise ValueError(f"{args.mic} and {args.ref} must have the same length, got {len(mic)} and {len(ref)} samples")
+    options = _options(args, args.sample_rate)
+    if args.method in OFFLINE_METHODS:
+        options["progress"] = True
+    result = timed_cancel(mic, ref, args.method, args.sample_rate, **options)
+    write_audio_channels(args.out, result.near_end_estimate, args.sample_rate, subtype=subtype)
+    if args.echo_out is not None:
+        write_audio_channels(args.echo_out, result.echo_estimate, args.sample_rate, subtype=subtype)
+    mix = ref.mean(axis=1)
+    for m in range(mic.shape[1]):
+        label = f" (mic channel {m})" if mic.shape[1] > 1 else ""
+        measured = far_end_erle(mic[:, m], result.near_end_estimate[:, m], mix, args.sample_rate)
+        if measured.seconds > 0:
+            print(f"{args.method}{label}: ERLE {measured.erle_db:.2f} dB where the far end talks alone "
+                  f"({measured.seconds:.1f} of {len(mic) / args.sample_rate:.1f} s, detected from REF and MIC)")
+        else:
+            print(f"{args.method}{label}: ERLE not measured: no stretch where the far end talks alone was found")
+    print(f"time {result.seconds:.3f} s, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
 
 

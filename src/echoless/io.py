@@ -1,6 +1,8 @@
 """Reading and writing mono audio files, with the checks echo cancellation needs.
 
-Every signal in echoless is a 1-D ``float64`` array at an explicit sample rate.
+Every signal in echoless is a 1-D ``float64`` array at an explicit sample rate
+(multichannel signals, for the multichannel cancellers: ``(samples, channels)``,
+:func:`read_audio_channels` and :func:`write_audio_channels`).
 :func:`read_audio` turns a file into exactly that or says clearly why it cannot:
 missing file, unreadable format, wrong sample rate, several channels, no
 samples, NaN or Inf. Integer PCM is scaled to ``[-1, 1)`` (``int16`` sample
@@ -39,9 +41,9 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from echoless._validation import as_signal, check_positive_int
+from echoless._validation import as_channels, as_signal, check_positive_int
 
-__all__ = ["AudioReader", "AudioWriter", "read_audio", "resample_signal", "write_audio"]
+__all__ = ["AudioReader", "AudioWriter", "read_audio", "read_audio_channels", "resample_signal", "write_audio", "write_audio_channels"]
 
 # Resolved paths of every file read_audio has read in this process.
 _INPUT_PATHS: set[Path] = set()
@@ -72,6 +74,8 @@ class AudioReader:
     channel : int, optional
         Index of the channel to keep from a multichannel file. Without it a
         multichannel file is an error, never silently mixed down.
+    all_channels : bool
+        Keep every channel: blocks are then (n, n_channels).
     protect : bool
         Remember the file as an input of this run, so that :func:`write_audio`
         and :class:`AudioWriter` refuse to overwrite it.
@@ -83,6 +87,8 @@ class AudioReader:
         The file's sample rate in Hz (checked by the caller, see :meth:`check_rate`).
     n_samples : int
         Samples per channel in the file.
+    channels : int
+        Channels of each block read: the file's with ``all_channels``, else 1.
 
     Raises
     ------
@@ -93,10 +99,14 @@ class AudioReader:
         (and no ``channel``) or holds no samples.
     """
 
-    def __init__(self, path: str | os.PathLike, *, channel: int | None = None, protect: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, channel: int | None = None, all_channels: bool = False, protect: bool = True
+    ) -> None:
         self.path = path = _as_path(path)
         if channel is not None:
             channel = check_positive_int(channel, "channel", minimum=0)
+            if all_channels:
+                raise ValueError("give channel or all_channels, not both")
         if not path.exists():
             raise FileNotFoundError(f"audio file not found: {path}")
         if path.is_dir():
@@ -111,7 +121,7 @@ class AudioReader:
             n_channels = self._file.channels
             if channel is not None and channel >= n_channels:
                 raise ValueError(f"channel={channel} is out of range: {path} has {n_channels} channel(s)")
-            if channel is None and n_channels != 1:
+            if channel is None and not all_channels and n_channels != 1:
                 raise ValueError(
                     f"{path} has {n_channels} channels, echoless needs mono: pick one with channel=0 "
                     f"(command line: --channel 0), or another index below {n_channels}"
@@ -123,7 +133,8 @@ class AudioReader:
             raise
         if protect:
             _INPUT_PATHS.add(path.resolve())
-        self._channel = channel or 0
+        self._channel = slice(None) if all_channels else channel or 0
+        self.channels = n_channels if all_channels else 1
         self.sample_rate = int(self._file.samplerate)
         self.n_samples = int(self._file.frames)
 
@@ -140,7 +151,7 @@ class AudioReader:
 
         Returns
         -------
-        numpy.ndarray, shape (n,), float64
+        numpy.ndarray, shape (n,), or (n, n_channels) with ``all_channels``, float64
             Integer PCM scaled to ``[-1, 1)``; empty at the end of the file.
 
         Raises
@@ -218,6 +229,28 @@ def read_audio(
     return data
 
 
+def read_audio_channels(
+    path: str | os.PathLike, sample_rate: int = 16000, resample: bool = False, *, protect: bool = True
+) -> np.ndarray:
+    """Read every channel of an audio file, as soundfile lays them out.
+
+    Parameters and errors as :func:`read_audio`, but a multichannel file is
+    not an error.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples, n_channels), dtype float64
+    """
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
+    with AudioReader(path, all_channels=True, protect=protect) as reader:
+        if not resample:
+            reader.check_rate(sample_rate)
+        data = reader.read()
+    if reader.sample_rate != sample_rate:
+        data = np.stack([resample_signal(channel, reader.sample_rate, sample_rate) for channel in data.T], axis=1)
+    return data
+
+
 def resample_signal(x: Any, orig_rate: int, target_rate: int) -> np.ndarray:
     """Change the sample rate of a signal by polyphase filtering.
 
@@ -275,7 +308,7 @@ def check_output_format(path: str | os.PathLike, subtype: str = "PCM_16") -> str
 
 
 class AudioWriter:
-    """A mono audio file written block by block, atomically.
+    """An audio file written block by block, atomically.
 
     The blocks go to a temporary file in the destination folder, which
     :meth:`close` renames over ``path`` (:func:`os.replace`); leaving the
@@ -293,6 +326,8 @@ class AudioWriter:
         Sample rate in Hz.
     subtype : str
         libsndfile subtype: ``"PCM_16"`` (default), ``"PCM_24"``, ``"FLOAT"``, ...
+    channels : int
+        Channels of the file (default 1).
 
     Raises
     ------
@@ -307,9 +342,12 @@ class AudioWriter:
         ``[-1, 1]`` to be clipped (once, with the peak).
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int, *, subtype: str = "PCM_16") -> None:
+    def __init__(
+        self, path: str | os.PathLike, sample_rate: int, *, subtype: str = "PCM_16", channels: int = 1
+    ) -> None:
         self.path = path = _as_path(path)
         self.sample_rate = check_positive_int(sample_rate, "sample_rate")
+        self.channels = check_positive_int(channels, "channels")
         if path.resolve() in _INPUT_PATHS:
             raise ValueError(
                 f"refusing to overwrite {path}: it was read as an input in this run; write to another path"
@@ -324,15 +362,21 @@ class AudioWriter:
         self._temporary = Path(temporary)
         try:
             self._file = soundfile.SoundFile(
-                temporary, "w", self.sample_rate, 1, subtype=subtype, format=file_format
+                temporary, "w", self.sample_rate, self.channels, subtype=subtype, format=file_format
             )
         except BaseException:
             self._temporary.unlink(missing_ok=True)
             raise
 
     def write(self, block: Any) -> None:
-        """Append finite samples, shape (n,); an empty block is allowed."""
-        block = as_signal(block, "block", allow_empty=True)
+        """Append finite samples, shape (n,), or (n, channels) for a multichannel file; an empty
+        block is allowed."""
+        if self.channels == 1:
+            block = as_signal(block, "block", allow_empty=True)
+        elif len(block):
+            block = as_channels(block, "block")
+            if block.shape[1] != self.channels:
+                raise ValueError(f"block must have {self.channels} channels, got {block.shape[1]}")
         if self._clips and block.size:
             peak = float(np.max(np.abs(block)))
             if peak > 1.0:
@@ -412,5 +456,23 @@ def write_audio(
     """
     x = as_signal(x, "x")
     with AudioWriter(path, sample_rate, subtype=subtype) as writer:
+        writer.write(x)
+    return writer.path
+
+
+def write_audio_channels(
+    path: str | os.PathLike,
+    x: Any,
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write a multichannel signal to an audio file, atomically.
+
+    Parameters, errors and warnings as :func:`write_audio`, with ``x`` of
+    shape (n_samples, n_channels) (a 1-D ``x`` is one channel).
+    """
+    x = as_channels(x, "x")
+    with AudioWriter(path, sample_rate, subtype=subtype, channels=x.shape[1]) as writer:
         writer.write(x)
     return writer.path

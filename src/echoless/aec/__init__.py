@@ -9,6 +9,8 @@ Offline, in the time-frequency (STFT) domain
 Streaming (one protocol: ``process(mic_frame, ref_frame) -> out_frame``, ``reset()``)
     NLMS, PBFDAF, PFDKF; :func:`make_canceller` builds one by name, wrapped
     above 16 kHz in :class:`~echoless.aec.subband.BandSplitCanceller`.
+    :class:`~echoless.aec.multichannel.MultichannelPFDKF` takes ``n_ref``
+    loudspeakers and ``n_mic`` microphones (frames ``(frame_size, channels)``).
 The front door
     :func:`cancel` runs any method of the one registry :data:`METHODS`
     (:mod:`~echoless.aec.methods`) over whole arrays; with no options it runs
@@ -43,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "ResidualEchoSuppressor": "postfilter",
     # above 16 kHz: adapt on the low band, suppress the band above (issue 13)
     "BandSplitCanceller": "subband",
+    # multichannel: n_ref loudspeakers, n_mic microphones (issue 13)
+    "MultichannelPFDKF": "multichannel",
+    "half_wave_decorrelate": "decorrelation",
     # the front door: one registry of every method (issue 11)
     "cancel": "methods",
     "make_canceller": "methods",

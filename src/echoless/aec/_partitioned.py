@@ -117,7 +117,7 @@ class PartitionedCanceller(StreamingCanceller):
         if self.constraint == "full":
             return self._all_rows
         if len(rows) > 1:  # partition 0 and the next partition in rotation
-            self._rotation = self._rotation % (len(self._weights) - 1) + 1
+            self._rotation = self._rotation % (self.n_partitions - 1) + 1
             rows[1] = self._rotation
         return rows
 

@@ -304,6 +304,11 @@ class StreamingCanceller:
         return None
 
     # -------------------------------------------------------------- internals
+    def _track_level(self, mic: np.ndarray, ref: np.ndarray) -> None:
+        """Running level and far-end activity of high-passed frames (see :func:`track_level`)."""
+        active = track_level(mic, ref, self._levels, self._level_decay, self._recent_smoothing)
+        self._adapting = self.adapt and active
+
     def _restart_adaptation(self) -> None:
         """Start the step control (and any other adaptive state but the weights) again, as at the start."""
 
@@ -407,8 +412,15 @@ def input_stage(mic, ref, sos, states, inputs, levels, decay, smoothing):  # pra
     else:
         biquad(sos, mic, inputs[0], states[0])
         biquad(sos, ref, inputs[1], states[1])
-    mic_power = np.dot(inputs[0], inputs[0]) / mic.shape[0]
-    ref_power = np.dot(inputs[1], inputs[1]) / ref.shape[0]
+    return track_level(inputs[0], inputs[1], levels, decay, smoothing)
+
+
+@kernel
+def track_level(mic, ref, levels, decay, smoothing):  # pragma: no cover - compiled
+    """The level part of :func:`input_stage`, on frames already high-passed (any lengths: a
+    multichannel canceller passes all its channels at once); True if the far end is active."""
+    mic_power = np.dot(mic, mic) / mic.shape[0]
+    ref_power = np.dot(ref, ref) / ref.shape[0]
     if np.isfinite(mic_power) and np.isfinite(ref_power):
         levels[0] = max(levels[0] * decay, mic_power, ref_power)
         levels[1] = max(levels[1] * decay, ref_power)

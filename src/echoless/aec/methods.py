@@ -67,18 +67,25 @@ class Method:
         One line for help texts.
     target : str
         ``"module:Class"`` of a streaming canceller (relative to ``echoless.aec``).
+    multichannel : str
+        ``"module:Class"`` of its version with ``n_ref`` references and
+        ``n_mic`` microphones, if it has one.
     """
 
     name: str
     streaming: bool
     summary: str
     target: str = ""
+    multichannel: str = ""
 
 
 METHODS: dict[str, Method] = {
     method.name: method
     for method in (
-        Method("pfdkf", True, "Kalman filter in the frequency domain (default)", "pfdkf:PFDKF"),
+        Method(
+            "pfdkf", True, "Kalman filter in the frequency domain (default)", "pfdkf:PFDKF",
+            multichannel="multichannel:MultichannelPFDKF",
+        ),
         Method("pbfdaf", True, "block frequency-domain NLMS with Speex-style step control", "pbfdaf:PBFDAF"),
         Method("nlms", True, "time-domain NLMS, the textbook baseline", "nlms:NLMS"),
         Method("waveform_ls", False, "exact least-squares FIR fitted on the whole file"),
@@ -101,12 +108,17 @@ def check_method(method: str) -> Method:
     return METHODS[check_choice(method, "method", METHODS)]
 
 
-def canceller_class(method: str) -> type:
-    """The class of the streaming method ``method`` (imported on first use)."""
+def canceller_class(method: str, multichannel: bool = False) -> type:
+    """The class of the streaming method ``method`` (imported on first use), or of its
+    multichannel version (``n_ref`` and ``n_mic`` options)."""
     entry = check_method(method)
     if not entry.streaming:
         raise ValueError(f"{method!r} is an offline method (it fits the whole file): choose one of {STREAMING_METHODS}")
-    module, name = entry.target.split(":")
+    target = entry.multichannel if multichannel else entry.target
+    if not target:
+        supported = [name for name, other in METHODS.items() if other.multichannel]
+        raise ValueError(f"method {method!r} has no multichannel version (n_ref, n_mic, 2-D signals): use {supported}")
+    module, name = target.split(":")
     return getattr(importlib.import_module(f"echoless.aec.{module}"), name)
 
 
@@ -127,7 +139,10 @@ def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, *, ba
     **options
         The class's options (``frame_size``, ``filter_ms``, ``delay``,
         ``postfilter``, ...); defaults give the recommended pipeline, with
-        10 ms frames (:func:`~echoless.aec.subband.default_frame_size`).
+        10 ms frames (:func:`~echoless.aec.subband.default_frame_size`). With
+        ``n_ref`` or ``n_mic`` the method's multichannel version is built
+        (:class:`~echoless.aec.multichannel.MultichannelPFDKF`), whose frames
+        are (frame_size, n_mic) and (frame_size, n_ref).
 
     Returns
     -------
@@ -143,15 +158,19 @@ def make_canceller(method: str = DEFAULT_METHOD, sample_rate: int = 16000, *, ba
     """
     from echoless.aec import subband
 
-    kind = canceller_class(method)
+    multichannel = "n_ref" in options or "n_mic" in options
+    kind = canceller_class(method, multichannel)
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     if band_split not in ("auto", True, False):
         raise ValueError(f"band_split must be 'auto', True or False, got {band_split!r}")
     if band_split is True and sample_rate <= subband.LOW_BAND_RATE:
         raise ValueError(f"band_split=True needs a rate above {subband.LOW_BAND_RATE} Hz, got sample_rate={sample_rate}")
+    if band_split is True and multichannel:
+        raise ValueError("band_split=True is for one microphone and one reference; multichannel runs on the full band")
     if options.get("frame_size") is None:
         options["frame_size"] = subband.default_frame_size(sample_rate)
-    if band_split and sample_rate > subband.LOW_BAND_RATE:
+    # the band split is single-channel: a multichannel canceller adapts on the full band
+    if band_split and not multichannel and sample_rate > subband.LOW_BAND_RATE:
         return subband.BandSplitCanceller(kind, sample_rate, **options)
     return kind(sample_rate=sample_rate, **options)
 
@@ -171,10 +190,12 @@ def cancel(
 
     Parameters
     ----------
-    mic : array_like, shape (T,)
-        Microphone signal (echo + near end), finite.
-    ref : array_like, shape (T,)
-        Far-end reference at the same sample rate and length.
+    mic : array_like, shape (T,) or (T, n_mic)
+        Microphone signal (echo + near end), finite; one column per microphone.
+    ref : array_like, shape (T,) or (T, n_ref)
+        Far-end reference at the same sample rate and length; one column per
+        loudspeaker. A 2-D ``mic`` or ``ref`` runs the method's multichannel
+        version (:mod:`echoless.aec.multichannel`).
     method : str
         A name of :data:`METHODS` (default ``"pfdkf"``).
     sample_rate : int
@@ -191,9 +212,9 @@ def cancel(
 
     Returns
     -------
-    numpy.ndarray, shape (T,), float64
-        The near-end estimate, aligned with ``mic`` (a canceller's own
-        latency is compensated).
+    numpy.ndarray, shape (T,) or (T, n_mic), float64
+        The near-end estimate, aligned with ``mic`` and of its shape (a
+        canceller's own latency is compensated).
 
     Raises
     ------
@@ -212,6 +233,10 @@ def cancel(
     >>> out.shape, bool(np.std(out[8000:]) < 0.01 * np.std(mic))
     ((16000,), True)
     """
+    if np.ndim(mic) > 1 or np.ndim(ref) > 1:
+        from echoless.aec.multichannel import cancel_multichannel
+
+        return cancel_multichannel(mic, ref, method, check_positive_int(sample_rate, "sample_rate"), **options)
     mic = as_signal(mic, "mic")
     ref = as_signal(ref, "ref")
     check_same_length(mic, ref, "mic", "ref")

@@ -99,13 +99,17 @@ class PFDKF(PartitionedCanceller):
 
     def _init_update(self) -> None:
         shape = self._weights.shape
-        # a unit-gain path spread over the taps: each weight spectrum has E|W|^2 ~ 1 / P
-        # room-like prior: the echo-path energy decays ~20 dB from the first partition to the last
-        prior = np.exp(-4.8 * np.arange(shape[0]) / shape[0])
-        self._uncertainty = np.repeat((self.initial_uncertainty * prior / prior.sum())[:, None], shape[1], axis=1)
+        self._uncertainty = np.repeat(self._prior_uncertainty(shape[0])[:, None], shape[1], axis=1)
         self._noise = np.zeros(shape[1])
         self._residual = np.zeros(shape[1])
         self._no_rows = np.empty(0, dtype=np.int64)
+
+    def _prior_uncertainty(self, n_partitions: int) -> np.ndarray:
+        """Initial :math:`\\Phi_p` of each of ``n_partitions`` partitions, shape (P,)."""
+        # a unit-gain path spread over the taps: each weight spectrum has E|W|^2 ~ 1 / P
+        # room-like prior: the echo-path energy decays ~20 dB from the first partition to the last
+        prior = np.exp(-4.8 * np.arange(n_partitions) / n_partitions)
+        return self.initial_uncertainty * prior / prior.sum()
 
     def _residual_power(self) -> np.ndarray | None:
         return self._residual if self.adapt else None
@@ -187,15 +191,7 @@ def kalman_update(
     for p in range(n_partitions):
         for k in range(n_bins):
             residual[k] += uncertainty[p, k] * powers[p, k]
-    inverse = np.empty(n_bins)
-    scaled_error = np.empty(n_bins, dtype=np.complex128)
-    for k in range(n_bins):
-        error_power = error_spectrum[k].real ** 2 + error_spectrum[k].imag ** 2
-        noise[k] = smoothing * noise[k] + (1.0 - smoothing) * error_power
-        # D = sum_p Phi_p |X_p|^2 + (M / R) Psi_s, floored
-        inverse[k] = 1.0 / (residual[k] + 2.0 * noise[k] + noise_floor)
-        residual[k] *= 0.5
-        scaled_error[k] = error_spectrum[k] * inverse[k]
+    inverse, scaled_error = observation_step(error_spectrum, noise, residual, smoothing, noise_floor)
     for p in range(n_partitions):
         for k in range(n_bins):
             phi = uncertainty[p, k]
@@ -205,3 +201,25 @@ def kalman_update(
             # Phi <- A^2 (1 - mu |X|^2 / 2) Phi + (1 - A^2) |W|^2
             phi *= a2 - 0.5 * a2 * phi * powers[p, k] * inverse[k]
             uncertainty[p, k] = phi + (1.0 - a2) * (weight.real**2 + weight.imag**2)
+
+
+@kernel
+def observation_step(error_spectrum, noise, residual, smoothing, noise_floor):  # pragma: no cover - compiled
+    """The Kalman step's per-bin scalars, shared by every reference path of a bin.
+
+    Updates ``noise`` :math:`\\Psi_s` (K,) from ``error_spectrum`` :math:`E`;
+    ``residual`` (K,) holds :math:`\\sum_p \\Phi_p |X_p|^2` on entry and half
+    of it on return. Returns ``inverse`` :math:`1/D` and ``scaled_error``
+    :math:`E/D` (K,).
+    """
+    n_bins = error_spectrum.shape[0]
+    inverse = np.empty(n_bins)
+    scaled_error = np.empty(n_bins, dtype=np.complex128)
+    for k in range(n_bins):
+        error_power = error_spectrum[k].real ** 2 + error_spectrum[k].imag ** 2
+        noise[k] = smoothing * noise[k] + (1.0 - smoothing) * error_power
+        # D = sum_p Phi_p |X_p|^2 + (M / R) Psi_s, floored
+        inverse[k] = 1.0 / (residual[k] + 2.0 * noise[k] + noise_floor)
+        residual[k] *= 0.5
+        scaled_error[k] = error_spectrum[k] * inverse[k]
+    return inverse, scaled_error

@@ -32,28 +32,31 @@ def cancel_blocks(canceller, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) ->
         ``process(mic_frame, ref_frame)``; it keeps its state afterwards.
     blocks : iterable of (numpy.ndarray, numpy.ndarray)
         Checked ``float64`` blocks of microphone and reference, of equal
-        lengths within each pair (any length, including 0).
+        lengths within each pair (any length, including 0), shape (n,), or
+        (n, channels) for a multichannel canceller.
 
     Yields
     ------
-    numpy.ndarray, shape (n,), float64
+    numpy.ndarray, shape (n,) or (n, n_mic), float64
         Output samples as they become available: in total exactly as many as
         were fed, the ``latency`` of the canceller compensated (the end of the
         stream is flushed with frames of each signal's last sample).
     """
     size = canceller.frame_size
     to_drop = getattr(canceller, "latency", 0)
-    mic_rest = ref_rest = np.zeros(0)
+    mic_rest = ref_rest = None
     n_in = n_out = 0
-    mic_last = ref_last = 0.0  # the last sample of each signal, which pads the end
     for mic, ref in blocks:
+        if mic_rest is None:  # (0,) or (0, channels), as the blocks are
+            mic_rest, ref_rest = mic[:0], ref[:0]
+            mic_last, ref_last = np.zeros(mic.shape[1:]), np.zeros(ref.shape[1:])  # the last samples pad the end
         n_in += len(mic)
         if len(mic):
             mic_last, ref_last = mic[-1], ref[-1]
         mic_rest = np.concatenate((mic_rest, mic))
         ref_rest = np.concatenate((ref_rest, ref))
         n_frames = len(mic_rest) // size
-        out = np.empty(n_frames * size)
+        out = np.empty((n_frames * size, *mic.shape[1:]))
         for start in range(0, n_frames * size, size):
             out[start : start + size] = canceller.process(mic_rest[start : start + size], ref_rest[start : start + size])
         mic_rest, ref_rest = mic_rest[n_frames * size :], ref_rest[n_frames * size :]
@@ -62,13 +65,15 @@ def cancel_blocks(canceller, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) ->
         n_out += len(out) - dropped
         yield out[dropped:]
     # the last partial frame, padded by the last sample, then frames of it until the lagging output is out
-    mic_tail = np.full(size, mic_last)
-    ref_tail = np.full(size, ref_last)
+    if mic_rest is None:
+        return
+    mic_tail = np.repeat(mic_last[None], size, axis=0)
+    ref_tail = np.repeat(ref_last[None], size, axis=0)
     mic_tail[: len(mic_rest)] = mic_rest
     ref_tail[: len(ref_rest)] = ref_rest
     while n_out < n_in:
         frame = canceller.process(mic_tail, ref_tail)
-        mic_tail, ref_tail = np.full(size, mic_last), np.full(size, ref_last)
+        mic_tail, ref_tail = np.repeat(mic_last[None], size, axis=0), np.repeat(ref_last[None], size, axis=0)
         dropped = min(to_drop, size)
         to_drop -= dropped
         kept = frame[dropped : dropped + n_in - n_out]
@@ -84,12 +89,12 @@ def run_canceller(canceller, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
     canceller : echoless.aec.base.StreamingCanceller
         Any object with ``frame_size``, ``latency`` (samples) and
         ``process(mic_frame, ref_frame)``; it keeps its state afterwards.
-    mic, ref : numpy.ndarray, shape (T,), float64
-        Checked signals of the same length.
+    mic, ref : numpy.ndarray, shape (T,) or (T, channels), float64
+        Checked signals of the same length (2-D for a multichannel canceller).
 
     Returns
     -------
-    numpy.ndarray, shape (T,), float64
+    numpy.ndarray, shape of ``mic``, float64
         :func:`cancel_blocks` over the one block ``(mic, ref)``.
     """
     return np.concatenate(list(cancel_blocks(canceller, [(mic, ref)])))

@@ -31,6 +31,18 @@ A scene is what one microphone of a hands-free device records:
   digital frequency. The near end and the noise have no reference to drift
   against and are left as they are.
 
+Multichannel scenes (``n_loudspeakers=2``, ``n_mics=M``): the device has a
+uniform circular microphone array (radius :data:`ARRAY_RADIUS`, as a smart
+speaker's) centred where the single microphone would be, and a second
+loudspeaker placed like the first; pyroomacoustics simulates every
+loudspeaker-to-microphone path. Stereo playback is what a far-end room
+sends: the far-end talker (or the music) picked up by a spaced pair of
+microphones :data:`FAR_PAIR_SPACING` apart, 1 to 2 m from the source, in a
+room of the same size and reverberation time. The two channels are then
+highly correlated, not identical, which is the hard case of stereo echo
+cancellation. The choices that single-channel scenes do not need come from a
+second generator seeded from ``seed``, so a single-channel scene is unchanged.
+
 Levels follow from two ratios, each measured over the samples where the
 talker is active (the far end's for the echo, the near end's for near and
 noise): ``ser_db`` = near-end power over echo power (signal-to-echo ratio;
@@ -72,6 +84,11 @@ from echoless.data.timeline import (
 
 __all__ = ["Scene", "make_scene"]
 
+#: Radius of the circular microphone array of multichannel scenes, metres.
+ARRAY_RADIUS = 0.035
+#: Spacing of the far-end room's microphone pair that records stereo playback, metres.
+FAR_PAIR_SPACING = 0.3
+
 _MIC_PEAK = 0.5
 # Loudspeaker-to-microphone distance of a hands-free device (laptop, speakerphone), metres.
 _SPEAKER_DISTANCE = (0.1, 0.4)
@@ -92,27 +109,32 @@ _DRIFT_KERNEL = (48, 12.0, 0.9)
 class Scene:
     """A simulated microphone recording and all of its parts.
 
+    Multichannel scenes (``n_loudspeakers`` or ``n_mics`` above 1) have one
+    column per loudspeaker in ``ref`` and one per microphone in the others;
+    :meth:`to_example` needs a single-channel scene.
+
     Attributes
     ----------
-    ref : numpy.ndarray, shape (T,)
-        Far-end reference sent to the loudspeaker.
-    echo : numpy.ndarray, shape (T,)
-        Echo at the microphone.
-    near : numpy.ndarray, shape (T,)
-        Near-end talker at the microphone (reverberant).
-    noise : numpy.ndarray, shape (T,)
-        Background noise at the microphone.
-    mic : numpy.ndarray, shape (T,)
+    ref : numpy.ndarray, shape (T,) or (T, n_ref)
+        Far-end reference sent to the loudspeaker(s).
+    echo : numpy.ndarray, shape (T,) or (T, n_mic)
+        Echo at the microphone(s).
+    near : numpy.ndarray, shape (T,) or (T, n_mic)
+        Near-end talker at the microphone(s) (reverberant).
+    noise : numpy.ndarray, shape (T,) or (T, n_mic)
+        Background noise at the microphone(s).
+    mic : numpy.ndarray, shape (T,) or (T, n_mic)
         ``echo + near + noise``.
-    rir : numpy.ndarray, shape (L,)
+    rir : numpy.ndarray, shape (L,) or (n_mic, n_ref, L)
         Echo path (bulk delay, room, common gain) from the loudspeaker output
-        to the microphone, before any path change.
+        to the microphone, before any path change (one per pair in a
+        multichannel scene).
     sample_rate : int
         Sample rate in Hz.
     meta : dict
         Every parameter, the ``"timeline"``, the chosen recordings and
         offsets, the positions and the measured RT60 of each response.
-    rir_after_change : numpy.ndarray, shape (L,), optional
+    rir_after_change : numpy.ndarray, shape (L,) or (n_mic, n_ref, L), optional
         Echo path after ``path_change_at`` (None without a change).
     """
 
@@ -176,10 +198,33 @@ def _pink_noise(rng: np.random.Generator, n_samples: int) -> np.ndarray:
 
 
 def _active_power(x: np.ndarray, mask: np.ndarray) -> float:
+    """Power of ``x`` (T,) or (T, channels) where ``mask`` (T,) is on, averaged over channels."""
     weight = float(np.sum(mask))
     if weight == 0.0:
         return 0.0
-    return float(np.sum(mask * x**2) / weight)
+    channels = 1 if x.ndim == 1 else x.shape[1]
+    return float(np.sum(mask * (x.T) ** 2) / (weight * channels))
+
+
+def _circular_array(rng: np.random.Generator, centre: np.ndarray, n_mics: int) -> list[np.ndarray]:
+    """``n_mics`` positions on a horizontal circle of :data:`ARRAY_RADIUS` around ``centre``, randomly turned."""
+    angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_mics) / n_mics
+    return [centre + ARRAY_RADIUS * np.array([np.cos(a), np.sin(a), 0.0]) for a in angles]
+
+
+def _stereo_recording(
+    rng: np.random.Generator, clip: np.ndarray, room: np.ndarray, rt60: float, sample_rate: int
+) -> np.ndarray:
+    """``clip`` (T,) as a spaced microphone pair in a far-end room records it: (T, 2), same peak."""
+    centre = np.array([rng.uniform(1.0, side - 1.0) if side > 2.0 else side / 2 for side in room[:2]] + [1.5])
+    centre[2] = min(1.5, room[2] - _WALL_MARGIN)
+    axis = rng.uniform(0, 2 * np.pi)
+    offset = 0.5 * FAR_PAIR_SPACING * np.array([np.cos(axis), np.sin(axis), 0.0])
+    source = _point_near(rng, centre, (1.0, 2.0), room)
+    channels = [room_impulse_responses(room, rt60, centre + sign * offset, [source], sample_rate)[0][0] for sign in (-1, 1)]
+    stereo = np.stack([convolve(clip, rir)[: len(clip)] for rir in channels], axis=1)
+    peak = float(np.max(np.abs(stereo)))
+    return stereo * (float(np.max(np.abs(clip))) / peak) if peak > 0.0 else stereo
 
 
 def make_scene(
@@ -198,6 +243,8 @@ def make_scene(
     distortion: float = 0.0,
     timeline: Sequence[tuple[str, float]] | None = None,
     clock_drift_ppm: float = 0.0,
+    n_loudspeakers: int = 1,
+    n_mics: int = 1,
 ) -> Scene:
     """Simulate a hands-free recording with echo, a near-end talker and noise.
 
@@ -240,6 +287,12 @@ def make_scene(
         How much faster the microphone's sample clock runs than the
         loudspeaker's, in parts per million (negative: slower); see the
         module notes. Within +-1000.
+    n_loudspeakers : {1, 2}
+        2 plays a stereo far end (see the module notes); ``ref`` is then (T, 2).
+    n_mics : int
+        Microphones of a circular array (see the module notes); ``mic``,
+        ``echo``, ``near`` and ``noise`` are then (T, n_mics). With
+        ``path_change_at`` every loudspeaker moves.
 
     Returns
     -------
@@ -277,6 +330,10 @@ def make_scene(
     if n_samples < 1:
         raise ValueError(f"duration={duration} s is shorter than one sample at {sample_rate} Hz")
     segments = build_timeline(DEFAULT_TIMELINE if timeline is None else timeline, n_samples, sample_rate)
+    n_loudspeakers = check_positive_int(n_loudspeakers, "n_loudspeakers")
+    if n_loudspeakers > 2:
+        raise ValueError(f"n_loudspeakers must be 1 or 2, got {n_loudspeakers}")
+    n_mics = check_positive_int(n_mics, "n_mics")
 
     rng = np.random.default_rng(seed)
     far_talker, near_talker = (str(name) for name in rng.permutation(TALKERS))
@@ -294,7 +351,7 @@ def make_scene(
     near_mask = activity_mask(segments, NEAR_END_ACTIVE, n_samples, sample_rate)
     ref = sources["far_end"]["clip"] * far_mask
     # before the (slow) room, so that an out-of-range distortion fails fast
-    emitted = loudspeaker(ref, nonlinearity, distortion, sample_rate)
+    emitted = [loudspeaker(ref, nonlinearity, distortion, sample_rate)]
 
     # The device stands on a table: anywhere in the floor plan, 0.7 to 1.2 m high (lower in a low room).
     height = rng.uniform(min(0.7, room[2] / 2), min(1.2, room[2] - _WALL_MARGIN))
@@ -304,22 +361,54 @@ def make_scene(
     positions = [speaker, talker]
     if path_change_at is not None:
         positions.append(_point_near(rng, microphone, _SPEAKER_DISTANCE, room))
-    rirs, rt60s = room_impulse_responses(room, rt60, microphone, positions, sample_rate)
+    # sources: loudspeaker 0, talker, [loudspeaker 0 after the change], other loudspeakers [, after]
+    speaker_index, after_index = [0], [2] if path_change_at is not None else []
+    microphones = [microphone]
+    multichannel = n_loudspeakers > 1 or n_mics > 1
+    if multichannel:
+        extra = np.random.default_rng([seed, 13])  # leaves the single-channel draws as they were
+        for index in (speaker_index, after_index if path_change_at is not None else []):
+            for _ in range(n_loudspeakers - 1):
+                index.append(len(positions))
+                positions.append(_point_near(extra, microphone, _SPEAKER_DISTANCE, room))
+        if n_mics > 1:
+            microphones = _circular_array(extra, microphone, n_mics)
+    simulated = [room_impulse_responses(room, rt60, position, positions, sample_rate) for position in microphones]
+    length = max(len(rirs[0]) for rirs, _ in simulated)
+    rirs = np.array([[np.pad(rir, (0, length - len(rir))) for rir in mic_rirs] for mic_rirs, _ in simulated])
+    rt60s = simulated[0][1]
 
+    if n_loudspeakers > 1:
+        ref = _stereo_recording(extra, sources["far_end"]["clip"], room, rt60, sample_rate) * far_mask[:, None]
+        emitted = [loudspeaker(channel, nonlinearity, distortion, sample_rate) for channel in ref.T]
     delay = int(round(delay_ms * sample_rate / 1000.0))
-    speaker_rirs = [rirs[0], *rirs[2:]]  # before and (if any) after the change; rirs[1] is the talker's
-    echo_paths = [np.concatenate([np.zeros(delay), rir]) for rir in speaker_rirs]
+    # paths[i][m, r]: before (i = 0) and, if any, after the change
+    echo_paths = [
+        np.pad(rirs[:, index], [(0, 0), (0, 0), (delay, 0)]) for index in (speaker_index, after_index) if index
+    ]
     # a slow microphone clock reads the echo up to n_samples * |drift| past its end
     drift = clock_drift_ppm * 1e-6
     n_echo = n_samples + (math.ceil(n_samples * abs(drift)) + _DRIFT_KERNEL[0] if drift else 0)
-    echo = np.pad(convolve(emitted, echo_paths[0]), (0, n_echo))[:n_echo]
+
+    def echo_of(paths: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [
+                sum(np.pad(convolve(emitted[r], paths[m, r]), (0, n_echo))[:n_echo] for r in range(n_loudspeakers))
+                for m in range(n_mics)
+            ],
+            axis=1,
+        )
+
+    echo = echo_of(echo_paths[0])
     change_sample = None
     if path_change_at is not None:
         change_sample = int(round(path_change_at * sample_rate))
-        echo[change_sample:] = np.pad(convolve(emitted, echo_paths[1]), (0, n_echo))[change_sample:n_echo]
+        echo[change_sample:] = echo_of(echo_paths[1])[change_sample:]
     if drift:
-        echo = interpolate(echo, np.arange(n_samples) / (1.0 + drift), *_DRIFT_KERNEL)
-    near = convolve(sources["near_end"]["clip"] * near_mask, rirs[1])[:n_samples]
+        times = np.arange(n_samples) / (1.0 + drift)
+        echo = np.stack([interpolate(channel, times, *_DRIFT_KERNEL) for channel in echo.T], axis=1)
+    near_clip = sources["near_end"]["clip"] * near_mask
+    near = np.stack([convolve(near_clip, rirs[m, 1])[:n_samples] for m in range(n_mics)], axis=1)
 
     echo_power = _active_power(echo, far_mask)
     near_power = _active_power(near, near_mask)
@@ -327,15 +416,20 @@ def make_scene(
         near *= math.sqrt(echo_power / near_power * 10.0 ** (ser_db / 10.0))
         near_power = echo_power * 10.0 ** (ser_db / 10.0)
     reference_power = near_power if near_power > 0.0 else echo_power
-    noise = np.zeros(n_samples)
+    noise = np.zeros((n_samples, n_mics))
     if math.isfinite(snr_db):
-        noise = _pink_noise(rng, n_samples) * math.sqrt(reference_power * 10.0 ** (-snr_db / 10.0))
+        noise = np.stack([_pink_noise(rng, n_samples) for _ in range(n_mics)], axis=1)
+        noise *= math.sqrt(reference_power * 10.0 ** (-snr_db / 10.0))
 
     peak = float(np.max(np.abs(echo + near + noise)))
     gain = _MIC_PEAK / peak if peak > 0.0 else 1.0
     echo, near, noise = echo * gain, near * gain, noise * gain
     echo_paths = [path * gain for path in echo_paths]
     mic = echo + near + noise
+    if n_mics == 1:
+        echo, near, noise, mic = echo[:, 0], near[:, 0], noise[:, 0], mic[:, 0]
+    if not multichannel:
+        echo_paths = [path[0, 0] for path in echo_paths]
 
     meta = {
         "duration": duration,
@@ -368,7 +462,12 @@ def make_scene(
             "echo_path_after_change": rt60s[2] if path_change_at is not None else None,
         },
         "noise": "pink",
+        "n_loudspeakers": n_loudspeakers,
+        "n_mics": n_mics,
     }
+    if multichannel:
+        meta["microphone_positions"] = [position.tolist() for position in microphones]
+        meta["loudspeaker_positions"] = [positions[i].tolist() for i in speaker_index]
     return Scene(
         ref=ref,
         echo=echo,
