@@ -134,6 +134,9 @@ def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postfilter", type=float, metavar="STRENGTH",
                         help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; "
                         "streaming methods only (default: the canceller's, 1)")
+    parser.add_argument("--drift", action="store_const", const=True, dest="drift_compensation",
+                        help="estimate and follow clock drift between REF and MIC (two sound cards); "
+                        "streaming methods, with the delay search")
     parser.add_argument("--steps", type=int, metavar="N",
                         help="Adam steps of the gradient-descent methods waveform_lms, spectral_lms_* (default: 300)")
 
@@ -269,7 +272,8 @@ def _add_live_parser(commands) -> None:
 
 def _options(args: argparse.Namespace, sample_rate: int) -> dict:
     """The canceller options given on the command line (the others keep the library's defaults)."""
-    options = {"filter_ms": args.filter_ms, "postfilter": args.postfilter, "n_steps": args.steps}
+    options = {"filter_ms": args.filter_ms, "postfilter": args.postfilter, "n_steps": args.steps,
+               "drift_compensation": args.drift_compensation}
     if args.delay is not None:
         options["delay"] = args.delay if args.delay == "auto" else round(args.delay * sample_rate / 1000.0)
     return {key: value for key, value in options.items() if value is not None}

@@ -35,7 +35,7 @@ def minute():
     runs = {}
     for ppm in (0.0, 100.0, -100.0):
         scene = make_scene(60.0, seed=0, delay_ms=40, snr_db=50, timeline=FAR_END_ONLY, clock_drift_ppm=ppm)
-        canceller = make_canceller()
+        canceller = make_canceller(drift_compensation=True)
         out = run_canceller(canceller, scene.mic, scene.ref)
         runs[ppm] = (scene, out, _erle_between(scene, out, 50, 60), canceller.clock_drift_ppm)
     return runs
@@ -131,7 +131,7 @@ def test_drift_estimate_through_double_talk_and_noise(ppm):
     # measured: +10.1, -30.3, +202.9 ppm (and as close at 10 dB SNR, or with music)
     scene = make_scene(20.0, seed=7, delay_ms=50, snr_db=30, clock_drift_ppm=ppm, timeline=[
         ("far_end_single_talk", 0.3), ("double_talk", 0.4), ("far_end_single_talk", 0.3)])  # fmt: skip
-    canceller = make_canceller()
+    canceller = make_canceller(drift_compensation=True)
     run_canceller(canceller, scene.mic, scene.ref)
     assert canceller.clock_drift_ppm == pytest.approx(ppm, abs=1.0 + 0.03 * abs(ppm))
 
@@ -142,7 +142,7 @@ def test_delay_tracker_does_not_pull_a_drifting_line_back(minute):
     # once; with a line realigned by the estimator too, back and forth every 10-20 s), and
     # each shift of the filter costs about a second of ERLE
     scene = minute[-100.0][0]
-    canceller = make_canceller()
+    canceller = make_canceller(drift_compensation=True)
     shifts = []
     shift = canceller._shift_filter
     canceller._shift_filter = lambda samples: (shifts.append(samples), shift(samples))
@@ -159,7 +159,7 @@ def test_drift_without_compensation_loses_the_echo(minute):
 
 def test_drift_free_input_is_processed_exactly_as_without_compensation():
     scene = make_scene(20.0, seed=5, ser_db=-5.0, delay_ms=200)  # double talk and near end too
-    compensated = make_canceller()
+    compensated = make_canceller(drift_compensation=True)
     out = run_canceller(compensated, scene.mic, scene.ref)
     np.testing.assert_array_equal(out, run_canceller(make_canceller(drift_compensation=False), scene.mic, scene.ref))
     assert abs(compensated.clock_drift_ppm) < DEADBAND_PPM
@@ -169,7 +169,7 @@ def test_drift_compensation_is_level_invariant():
     scene = make_scene(15.0, seed=3, delay_ms=40, snr_db=50, timeline=FAR_END_ONLY, clock_drift_ppm=-150)
     runs = []
     for scale in (1.0, 2.0**-12, 2.0**14):  # powers of two scale exactly
-        canceller = make_canceller()
+        canceller = make_canceller(drift_compensation=True)
         runs.append((run_canceller(canceller, scale * scene.mic, scale * scene.ref) / scale, canceller.clock_drift_ppm))
     assert runs[0][1] == pytest.approx(-150, abs=5)  # measured -152.8 after 15 s (a 10 s fit)
     for out, estimate in runs[1:]:
@@ -180,7 +180,7 @@ def test_drift_compensation_is_level_invariant():
 def test_echo_path_change_under_drift_restarts_the_estimate():
     scene = make_scene(40.0, seed=3, delay_ms=60, snr_db=50, timeline=FAR_END_ONLY, path_change_at=20.0,
                        clock_drift_ppm=100)  # fmt: skip
-    canceller = make_canceller()
+    canceller = make_canceller(drift_compensation=True)
     out = run_canceller(canceller, scene.mic, scene.ref)
     assert canceller.clock_drift_ppm == pytest.approx(100, abs=3)
     assert _erle_between(scene, out, 32, 40) > 50.0  # measured 63.0 dB (16.7 dB without compensation)
@@ -191,7 +191,7 @@ def test_no_estimate_without_the_delay_search_and_after_reset(minute):
     fixed = make_canceller(delay=600)
     run_canceller(fixed, scene.mic[: 5 * RATE], scene.ref[: 5 * RATE])
     assert fixed.clock_drift_ppm is None
-    canceller = make_canceller()
+    canceller = make_canceller(drift_compensation=True)
     run_canceller(canceller, scene.mic[: 12 * RATE], scene.ref[: 12 * RATE])
     assert canceller.clock_drift_ppm == pytest.approx(100, abs=5)
     canceller.reset()
@@ -206,7 +206,7 @@ def test_cli_cancel_reports_a_significant_drift_only(minute, tmp_path, capsys):
         scene = minute[ppm][0]
         mic = write_audio(tmp_path / f"mic{ppm:g}.wav", scene.mic[: 15 * RATE], RATE)
         ref = write_audio(tmp_path / f"ref{ppm:g}.wav", scene.ref[: 15 * RATE], RATE)
-        assert main(["cancel", str(mic), str(ref), "-o", str(tmp_path / f"near{ppm:g}.wav")]) == 0
+        assert main(["cancel", str(mic), str(ref), "-o", str(tmp_path / f"near{ppm:g}.wav"), "--drift"]) == 0
         printed = capsys.readouterr().out
         if ppm:
             reported = float(re.search(r"clock drift: MIC runs ([-+][\d.]+) ppm", printed).group(1))

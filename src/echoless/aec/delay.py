@@ -314,10 +314,13 @@ class DelayTracker:
         self._filled = min(frames.shape[1], self._filled + 1)
         return self._line.process(ref)
 
-    def recent(self) -> tuple[np.ndarray, np.ndarray]:
+    def recent(self, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The recorded history, oldest sample first: mic and (undelayed) reference, shape (T,) each,
-        ``T`` up to ``history`` seconds."""
-        oldest_first = np.roll(self._frames, -self._row, axis=1)[:, -self._filled :]
+        ``T`` up to ``history`` seconds; with ``samples``, only the whole frames that hold the last
+        ``samples`` (copying only those)."""
+        n_rows, size = self._frames.shape[1], self._frames.shape[2]
+        rows = self._filled if samples is None else min(self._filled, -(-samples // size))
+        oldest_first = self._frames[:, (self._row - rows + np.arange(rows)) % n_rows]
         mic, ref = oldest_first.reshape(2, -1)
         return mic, ref
 

@@ -57,6 +57,7 @@ import math
 import numpy as np
 from scipy import fft
 
+from echoless._jit import kernel
 from echoless.aec.delay import (
     CONFIDENCE,
     MAX_DELAY_SECONDS,
@@ -66,12 +67,12 @@ from echoless.aec.delay import (
     gcc_size,
     phat_peak,
 )
-from echoless.aec.fractional import HALF_WIDTH, read
+from echoless.aec.fractional import HALF_WIDTH, table, weigh
 
 #: Length of the microphone window of each lag measurement, seconds.
 WINDOW_SECONDS = 1.0
 #: Time between lag measurements, seconds.
-HOP_SECONDS = 0.5
+HOP_SECONDS = 1.0
 #: Lags searched on either side of the expected one, seconds (4 ms: 3 ms of slope error over 30 s at 100 ppm).
 SEARCH_SECONDS = 0.004
 #: The drift is the slope of the lags measured over this many seconds.
@@ -113,34 +114,63 @@ class DriftingDelayLine:
     def __init__(self, max_delay: int, frame_size: int) -> None:
         self.max_delay = int(max_delay)
         self.frame_size = int(frame_size)
-        # newest sample last; room for the longest delay, its drift over a frame and the kernel
-        self._history = np.zeros(self.max_delay + 2 * self.frame_size + 2 * HALF_WIDTH + 2)
+        # a ring with room for the longest delay, its drift over a frame and the kernel, written
+        # twice (at i and i + capacity), so that the last ``capacity`` samples are always one
+        # contiguous slice: no shift of the whole history each frame
+        self._capacity = self.max_delay + 2 * self.frame_size + 2 * HALF_WIDTH + 2
+        self._history = np.zeros(2 * self._capacity)
+        self._write = 0
         self.delay = 0
         self.fraction = 0.0
         self.rate = 0.0
         self._steps = np.arange(self.frame_size, dtype=np.float64)
+        self._kernels = table()
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Store ``frame`` (frame_size,), return the delayed frame (a new array)."""
-        history, n = self._history, self.frame_size
-        history[:-n] = history[n:]
-        history[-n:] = frame
-        end = len(history)
-        delay = min(max(int(self.delay), 0), self.max_delay)
-        # the interpolation reads HALF_WIDTH samples on either side of every delay of the frame
-        shortest = delay + self.fraction + min(self.rate, 0.0) * (n - 1)
-        if shortest < HALF_WIDTH or (self.fraction == 0.0 and self.rate == 0.0):
-            out = history[end - n - delay : end - delay].copy()
-        else:
-            out = read(history, end - n - delay - self.fraction + self._steps * (1.0 - self.rate))
-        total = min(max(delay + self.fraction + self.rate * n, 0.0), float(self.max_delay))
-        self.delay = math.floor(total)
-        self.fraction = total - self.delay
+        out = np.empty(self.frame_size)
+        self._write, self.delay, self.fraction = drifting_frame(
+            self._history, self._capacity, self._write, frame, int(self.delay), self.fraction, self.rate,
+            self.max_delay, self._steps, self._kernels, out,
+        )  # fmt: skip
         return out
 
 
+@kernel
+def drifting_frame(
+    history, capacity, write, frame, delay, fraction, rate, max_delay, steps, kernels, out
+):  # pragma: no cover - compiled
+    """One :meth:`DriftingDelayLine.process` step into ``out``; returns the new write position,
+    delay and fraction. The positions read are in range by construction (the ring holds the
+    longest delay, a frame's drift and the kernel), which is why the compiled read needs no check."""
+    n = frame.shape[0]
+    write = push_mirrored(history, capacity, write, frame)
+    end = write + capacity  # one past the newest sample, in the second copy
+    delay = min(max(delay, 0), max_delay)
+    # the interpolation reads HALF_WIDTH samples on either side of every delay of the frame
+    shortest = delay + fraction + min(rate, 0.0) * (n - 1)
+    if shortest < HALF_WIDTH or (fraction == 0.0 and rate == 0.0):
+        out[:] = history[end - n - delay : end - delay]
+    else:
+        weigh(history, end - n - delay - fraction + steps * (1.0 - rate), kernels, out)
+    total = min(max(delay + fraction + rate * n, 0.0), float(max_delay))
+    whole = math.floor(total)
+    return write, whole, total - whole
+
+
+@kernel
+def push_mirrored(buffer, capacity, write, frame):  # pragma: no cover - compiled
+    """Write ``frame`` at ``write`` (mod ``capacity``) into both halves of ``buffer`` (2 capacity,);
+    return the next write position."""
+    for i in range(frame.shape[0]):
+        j = (write + i) % capacity
+        buffer[j] = frame[i]
+        buffer[j + capacity] = frame[i]
+    return (write + frame.shape[0]) % capacity
+
+
 class DriftEstimator:
-    """Measures the echo's lag twice a second and fits its slope (see the module notes).
+    """Measures the echo's lag once a second and fits its slope (see the module notes).
 
     Parameters
     ----------
@@ -167,6 +197,7 @@ class DriftEstimator:
         self._search = max(1, round(SEARCH_SECONDS * sample_rate))
         self._n_fft = gcc_size(self._window, self._search)
         self._omega = 2.0 * np.pi * np.arange(self._n_fft // 2 + 1) / self._n_fft
+        self._roots = np.exp(2j * np.pi * np.arange(self._n_fft) / self._n_fft)
         self._weight = np.full(len(self._omega), 2.0)
         self._weight[0] = 1.0
         if self._n_fft % 2 == 0:
@@ -203,7 +234,7 @@ class DriftEstimator:
             return
         line = self._line
         guess = round(line.delay + line.fraction) + tracker.margin
-        mic, ref = tracker.recent()
+        mic, ref = tracker.recent(self._window + guess)
         end = len(ref) - guess
         if end - self._window < 0:
             return
@@ -246,10 +277,12 @@ class DriftEstimator:
         """The maximum of the band-limited GCC function near the integer peak ``lag`` (Newton steps)."""
         omega, weight = self._omega, self._weight
         tau = float(lag)
-        for _ in range(4):
-            rotated = weight * whitened * np.exp(1j * omega * tau)
-            slope = -np.dot(omega, rotated.imag)
-            curvature = -np.dot(omega * omega, rotated.real)
+        # the phases exp(j omega_k tau): at the integer lag, roots of unity (a look-up); off it, that
+        # times z**k with z = exp(j 2 pi delta / N), by a running product in compiled code (an exp
+        # per bin and numpy temporaries were the costly part: 0.2 ms a measurement)
+        at_lag = weight * whitened * self._roots[(np.arange(len(omega)) * lag) % self._n_fft]
+        for _ in range(3):
+            slope, curvature = gcc_derivatives(at_lag, omega, 2.0 * np.pi * (tau - lag) / self._n_fft)
             if not curvature < 0.0:  # not a maximum (or not finite): keep the integer peak
                 return float(lag)
             tau += float(np.clip(-slope / curvature, -0.5, 0.5))
@@ -288,6 +321,23 @@ class DriftEstimator:
         """The fitted lag at ``time`` (samples)."""
         slope, fitted_at, lag = self._fit
         return lag + slope * (time - fitted_at)
+
+
+@kernel
+def gcc_derivatives(weighted, omega, angle):  # pragma: no cover - compiled
+    """First and second derivative of the band-limited GCC function at ``angle`` (radians per bin)
+    past the integer lag whose weighted, rotated spectrum is ``weighted``:
+    ``r'(tau) = -sum_k omega_k Im(W_k z^k)``, ``r''(tau) = -sum_k omega_k^2 Re(W_k z^k)``, ``z = exp(j angle)``."""
+    z = np.cos(angle) + 1j * np.sin(angle)
+    phase = 1.0 + 0.0j
+    first = 0.0
+    second = 0.0
+    for k in range(weighted.shape[0]):
+        value = weighted[k] * phase
+        first -= omega[k] * value.imag
+        second -= omega[k] * omega[k] * value.real
+        phase *= z
+    return first, second
 
 
 def drift_tracker(sample_rate: int, frame_size: int) -> tuple[DelayTracker, DriftEstimator]:

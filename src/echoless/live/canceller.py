@@ -70,7 +70,9 @@ def _build_canceller(canceller: Any, sample_rate: int | None, frame_size: int | 
             frame_size = round(0.01 * sample_rate)  # 10 ms
         from echoless.aec.methods import DEFAULT_METHOD, make_canceller
 
-        # the one registry: None is the library's default pipeline (PFDKF, delay search, suppressor)
+        # the one registry: None is the library's default pipeline (PFDKF, delay search, suppressor),
+        # here with clock-drift compensation on: playback and capture may be two sound cards
+        options = {"drift_compensation": True, **options}
         return make_canceller(canceller or DEFAULT_METHOD, sample_rate, frame_size=frame_size, **options)
     if not callable(getattr(canceller, "process", None)) or not hasattr(canceller, "frame_size"):
         raise TypeError(
@@ -194,7 +196,9 @@ class LiveCanceller:
     ----------
     canceller : None, str or streaming canceller
         ``None`` (default): the library's default pipeline
-        (:data:`echoless.aec.DEFAULT_METHOD` with its default options). A method name
+        (:data:`echoless.aec.DEFAULT_METHOD` with its default options), with
+        ``drift_compensation=True``: playback and capture may run on two sound
+        cards whose clocks drift apart. A method name
         (``"pfdkf"``, ``"pbfdaf"``, ``"nlms"``): that canceller, built with
         ``sample_rate``, ``frame_size`` and ``options``. Or any object with
         ``process(mic_frame, ref_frame) -> out_frame`` and ``frame_size``
