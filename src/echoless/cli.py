@@ -82,7 +82,7 @@ def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
                         "streaming methods only (default: auto)")
     parser.add_argument("--postfilter", type=float, metavar="STRENGTH",
                         help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; "
-                        "streaming methods only (default: the canceller's, 1)")
+                        "streaming methods only (default: the canceller's, 2)")
     parser.add_argument("--steps", type=int, metavar="N",
                         help="Adam steps of the gradient-descent methods waveform_lms, spectral_lms_* (default: 300)")
 
