@@ -40,6 +40,8 @@ def test_suppresses_residual_echo_and_keeps_uncorrelated_near_end():
 def test_strength_is_checked_and_the_canceller_option_works():
     with pytest.raises(ValueError, match="strength must be finite and > 0"):
         ResidualEchoSuppressor(64, strength=0.0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        ResidualEchoSuppressor(64, seed=-1)
     rng = np.random.default_rng(2)
     ref = rng.standard_normal(64 * 50)
     mic = np.convolve(ref, [0.0, 0.5, -0.2])[: len(ref)]

@@ -167,8 +167,15 @@ class ResidualEchoSuppressor:
         Fill what the gain removes with noise shaped like the estimated noise
         floor (see the module notes). Off: a plain spectral gain.
     seed : int
-        Seed of the comfort noise's random phases; :meth:`reset` restarts it,
-        so a run is reproducible and independent of the signal level.
+        Seed (>= 0) of the comfort noise's random phases; :meth:`reset`
+        restarts it, so a run is reproducible and independent of the signal
+        level.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-integer or non-positive ``frame_size`` or ``sample_rate``,
+        a ``strength`` that is not finite and > 0, or a negative ``seed``.
 
     Examples
     --------
@@ -191,21 +198,22 @@ class ResidualEchoSuppressor:
         self.strength = check_positive_float(strength, "strength")
         self.sample_rate = check_positive_int(sample_rate, "sample_rate")
         self.comfort_noise = bool(comfort_noise)
-        self.seed = seed
+        self.seed = check_positive_int(seed, "seed", minimum=0)
         self.floor = 10.0 ** (self.strength * FLOOR_DB / 20.0)
         size = self.frame_size
         self._window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * size) / (2 * size)))
         self._buffers = np.zeros((2, 2 * size))  # analysis windows of output and echo estimate
         self._no_residual = np.empty(0)
         self._rise = 10.0 ** (NOISE_RISE_DB_PER_SECOND * size / self.sample_rate / 10.0)
-        # noise of power P per bin after synthesis and overlap-add has P * sum(w^2) / len(w) per bin once
-        # analysed again (sum of w^2 over the two overlapping synthesis windows is 1): undo that factor
+        # noise injected with power P per bin, resynthesised (the synthesis windows' w^2 overlap-add
+        # to 1) and analysed again, has P * sum(w^2) / len(w) per bin: undo that factor
         self._comfort = COMFORT_LEVEL * len(self._window) / np.sum(self._window**2) if self.comfort_noise else 0.0
         self._phases = np.empty(size + 1)
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal history and the spectral estimates."""
+        """Forget the signal history, the spectral estimates and the noise floor; restart the
+        comfort noise's generator from ``seed``."""
         self._buffers[:] = 0.0
         self._tail = np.zeros(self.frame_size)
         self._powers = np.zeros((2, self.frame_size + 1))  # smoothed |O|^2 and |E_hat|^2
