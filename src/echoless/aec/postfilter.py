@@ -114,7 +114,10 @@ noise louder than the floor estimate (bias compensated: ERLE fell to
 20 dB), a floor learnt only where the echo share is small or weighted by
 :math:`1 - c` (holes came back: st echo 4.1-4.3), and Martin's windowed
 minimum (windows of 0.75-4 s follow continuous near-end speech upwards:
-st echo 4.1).
+st echo 4.1), a lower coherence threshold (0.2: no change), and spreading
+each bin's echo share to its neighbours (at strength 2: st echo 4.71 and
+dt echo 4.53, the distortion scene's st echo 4.0, but DT SDR 8.6 dB; at
+30 % of the neighbours' share DT SDR 13.4 dB, NE SDR 31 dB).
 """
 
 from __future__ import annotations
