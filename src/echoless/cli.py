@@ -133,7 +133,7 @@ def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
                         "streaming methods only (default: auto)")
     parser.add_argument("--postfilter", type=float, metavar="STRENGTH",
                         help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; "
-                        "streaming methods only (default: the canceller's, 1)")
+                        "streaming methods only (default: the canceller's, 1.5)")
     parser.add_argument("--drift", action="store_const", const=True, dest="drift_compensation",
                         help="estimate and follow clock drift between REF and MIC (two sound cards); "
                         "streaming methods, with the delay search")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from echoless.aec import postfilter as pf
 from echoless.aec import PFDKF, ResidualEchoSuppressor
 
 
@@ -26,7 +27,9 @@ def test_suppresses_residual_echo_and_keeps_uncorrelated_near_end():
     echo_estimate = rng.standard_normal(n)
     near = rng.standard_normal(n)
     residual = 0.3 * echo_estimate  # a misadjusted linear filter leaves a scaled copy
-    suppressor = ResidualEchoSuppressor(64, strength=1.0)
+    # the gain rule alone: a residual that is stationary noise from the very first frame is, to a
+    # minimum tracker, the noise floor, and comfort noise would refill it (see the module notes)
+    suppressor = ResidualEchoSuppressor(64, strength=1.0, comfort_noise=False)
     echo_only = _run(suppressor, residual, echo_estimate)
     assert 10 * np.log10(np.sum(residual[64:] ** 2) / np.sum(echo_only[64:] ** 2)) > 20
     suppressor.reset()
@@ -38,6 +41,8 @@ def test_suppresses_residual_echo_and_keeps_uncorrelated_near_end():
 def test_strength_is_checked_and_the_canceller_option_works():
     with pytest.raises(ValueError, match="strength must be finite and > 0"):
         ResidualEchoSuppressor(64, strength=0.0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        ResidualEchoSuppressor(64, seed=-1)
     rng = np.random.default_rng(2)
     ref = rng.standard_normal(64 * 50)
     mic = np.convolve(ref, [0.0, 0.5, -0.2])[: len(ref)]
@@ -59,8 +64,9 @@ def test_unrelated_near_end_passes_nearly_unchanged():
 
 def test_near_end_single_talk_with_silent_reference_passes_unchanged():
     # far-end single talk, then the reference stops and a lone near-end talker speaks: once the
-    # filter's memory (filter_length) and ~50 frames of spectral smoothing have passed, the Kalman
-    # residual-echo model is zero and the gain is 1 (measured: error -75.7 dB)
+    # filter's memory (filter_length) has passed the Kalman residual-echo model is zero, and once
+    # its smoothed share has decayed (by 0.9 a frame) below the dead zone, about 65 frames later,
+    # the gain is exactly 1 and no comfort noise is added (measured: error -311 dB from frame 64)
     rng = np.random.default_rng(3)
     size, half = 64, 64 * 150
     ref = np.concatenate([rng.standard_normal(half), np.zeros(half)])
@@ -70,7 +76,7 @@ def test_near_end_single_talk_with_silent_reference_passes_unchanged():
     canceller = PFDKF(frame_size=size, filter_length=256, postfilter=1.0, highpass_hz=0, delay=0)
     out = np.concatenate([canceller.process(mic[i : i + size], ref[i : i + size]) for i in range(0, len(mic), size)])
     aligned = out[canceller.latency :]
-    settled = slice(half + 256 + 50 * size, len(aligned))
+    settled = slice(half + 256 + 70 * size, len(aligned))
     error = aligned[settled] - near[settled]
     assert 10 * np.log10(np.sum(error**2) / np.sum(near[settled] ** 2)) < -70
 
@@ -88,9 +94,9 @@ def test_bad_frames_are_named(args, error, message):
         ResidualEchoSuppressor(160).process(*args)
 
 
-def _suppressor_reference(output, echo_estimate, residual_power, strength, size):
+def _suppressor_reference(output, echo_estimate, residual_power, strength, size, sample_rate=16000, seed=0):
     """The suppressor written from the module equations with whole-signal numpy STFTs."""
-    from echoless.aec.postfilter import COHERENCE_THRESHOLD, FLOOR_DB, SMOOTHING
+    from echoless.aec import postfilter as pf
 
     window = np.sqrt(np.hanning(2 * size + 1)[:-1])  # periodic sqrt-Hann
     padded = [np.concatenate([np.zeros(size), x]) for x in (output, echo_estimate)]
@@ -98,19 +104,43 @@ def _suppressor_reference(output, echo_estimate, residual_power, strength, size)
     frames = [np.stack([x[i * size : i * size + 2 * size] * window for i in range(n_frames)]) for x in padded]
     out_spectra, echo_spectra = (np.fft.rfft(f, axis=1) for f in frames)
     powers, cross, residual = np.zeros((2, size + 1)), np.zeros(size + 1, complex), np.zeros(size + 1)
-    floor = 10 ** (strength * FLOOR_DB / 20)
+    noise, floor_power = np.full(size + 1, np.inf), np.zeros(size + 1)
+    rise = 10 ** (pf.NOISE_RISE_DB_PER_SECOND * size / sample_rate / 10)
+    state = pf.seed_state(seed)
+    mask = (1 << 64) - 1
+
+    def draw():  # xorshift64, written out
+        nonlocal state
+        state ^= (state << 13) & mask
+        state ^= state >> 7
+        state ^= (state << 17) & mask
+        return state >> (64 - 10)
+
+    floor = 10 ** (strength * pf.FLOOR_DB / 20)
     result = np.zeros((n_frames + 1) * size)
     for i, (o, e) in enumerate(zip(out_spectra, echo_spectra)):
-        powers = SMOOTHING * powers + (1 - SMOOTHING) * np.abs([o, e]) ** 2
-        cross = SMOOTHING * cross + (1 - SMOOTHING) * o * np.conj(e)
+        powers = pf.SMOOTHING * powers + (1 - pf.SMOOTHING) * np.abs([o, e]) ** 2
+        cross = pf.SMOOTHING * cross + (1 - pf.SMOOTHING) * o * np.conj(e)
         coherence = np.abs(cross) ** 2 / (powers[0] * powers[1] + 1e-30)
-        share = np.maximum(0, (coherence - COHERENCE_THRESHOLD) / (1 - COHERENCE_THRESHOLD))
+        share = np.maximum(0, (coherence - pf.COHERENCE_THRESHOLD) / (1 - pf.COHERENCE_THRESHOLD))
         if residual_power is not None:
-            residual = SMOOTHING * residual + (1 - SMOOTHING) * residual_power[i]
+            residual = pf.SMOOTHING * residual + (1 - pf.SMOOTHING) * residual_power[i]
             share = np.maximum(share, residual / (powers[0] + 1e-30))
+        share[share < pf.SHARE_DEADZONE] = 0
         gain = np.maximum(floor, 1 - strength * np.minimum(share, 1))
-        result[i * size : i * size + 2 * size] += np.fft.irfft(o * gain) * window
-    return result[:len(output)]
+        floor_power = pf.FLOOR_SMOOTHING * floor_power + (1 - pf.FLOOR_SMOOTHING) * np.abs(o) ** 2
+        settled = i + 1 >= pf.NOISE_WARM_UP
+        level = floor_power / (1 - pf.FLOOR_SMOOTHING ** (i + 1)) * settled
+        noise[share < pf.NOISE_UPDATE_SHARE] *= rise
+        lower = (level > 0) & (level < noise)
+        noise[lower] = level[lower]
+        # comfort noise: power (1 - G^2) * floor once resynthesised (sum(w^2) / len(w) = 1/2 undone)
+        known = np.isfinite(noise)
+        fill = np.zeros(size + 1)
+        fill[known] = np.sqrt((1 - gain[known] ** 2) * 2 * pf.COMFORT_LEVEL * noise[known])
+        phases = np.exp(2j * np.pi * np.array([draw() for _ in range(size + 1)]) / pf.PHASE_STEPS)
+        result[i * size : i * size + 2 * size] += np.fft.irfft(o * gain + fill * phases) * window
+    return result[: len(output)]
 
 
 @pytest.mark.parametrize("with_residual", [False, True])
@@ -131,3 +161,116 @@ def test_compiled_frames_match_the_numpy_equations(with_residual):
     ])  # fmt: skip
     want = _suppressor_reference(output, echo_estimate, residual_power, 1.3, size)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+# --- comfort noise --------------------------------------------------------------------------
+
+
+def _learn_then_suppress(noise, size=64, n_learn=400, seed=0, scale=1.0):
+    """Feed ``noise`` with no echo (gain 1: the floor is learnt), then the same noise flagged as all
+    echo by a huge model residual (gain at its floor: the output is comfort noise). Returns the
+    suppressor and the output of the suppressed part (frame-aligned, the first frames dropped)."""
+    suppressor = ResidualEchoSuppressor(size, seed=seed)
+    zeros, loud = np.zeros(size), np.full(size + 1, 1e6 * scale**2 * np.sum(noise**2))
+    out = []
+    for i in range(0, len(noise), size):
+        frame = noise[i : i + size]
+        if i // size < n_learn:
+            suppressor.process(frame, zeros)
+        else:
+            out.append(suppressor.process(frame, zeros, loud))
+    return suppressor, np.concatenate(out[5:])
+
+
+def _periodogram(x, size):
+    """Mean |FFT(w * frame)|^2 over frames of 2 * size hopped by size: the suppressor's own analysis."""
+    window = np.sqrt(np.hanning(2 * size + 1)[:-1])
+    frames = np.stack([x[i : i + 2 * size] * window for i in range(0, len(x) - 2 * size + 1, size)])
+    return np.mean(np.abs(np.fft.rfft(frames, axis=1)) ** 2, axis=0)
+
+
+def test_comfort_noise_level_matches_the_floor_estimate():
+    # white noise, unit variance: true |FFT(w x)|^2 = sum(w^2) = size per bin. The minimum-tracking
+    # estimate sits below the mean (the bias of minimum statistics: measured -6.7 dB with these
+    # 4 ms frames, -5.8 dB with 10 ms ones); the comfort noise reproduces COMFORT_LEVEL times the
+    # estimate (over all bins within 0.5 dB), never more
+    size = 64
+    noise = np.random.default_rng(5).standard_normal(size * 1400)
+    suppressor, out = _learn_then_suppress(noise, size)
+    estimate = suppressor._noise[1:-1]  # DC and Nyquist take only the real part of the random phase
+    measured = _periodogram(out, size)[1:-1]
+    # (the estimate still falls to new minima while the output is measured: measured +0.35 dB)
+    assert abs(10 * np.log10(np.sum(measured) / (pf.COMFORT_LEVEL * np.sum(estimate)))) < 0.5
+    assert -8.0 < 10 * np.log10(np.mean(estimate) / size) < -5.0
+    assert np.all(np.isfinite(out))
+
+
+def test_comfort_noise_spectrum_follows_the_floor_estimate():
+    # coloured noise (1 + 0.9 z^-1: 25 dB from DC to Nyquist): the comfort noise has its shape,
+    # band by band (bands of 8 bins: the periodogram of 1000 frames is within ~0.5 dB)
+    size = 64
+    white = np.random.default_rng(6).standard_normal(size * 1400 + 1)
+    noise = white[1:] + 0.9 * white[:-1]
+    suppressor, out = _learn_then_suppress(noise, size)
+    bands = lambda x: np.add.reduceat(x[1:-1], np.arange(0, size - 1, 8))  # noqa: E731
+    difference = 10 * np.log10(bands(_periodogram(out, size)) / bands(pf.COMFORT_LEVEL * suppressor._noise))
+    assert np.max(np.abs(difference)) < 1.0, difference
+    shape = np.abs(1 + 0.9 * np.exp(-2j * np.pi * np.arange(size + 1) / (2 * size))) ** 2
+    error = 10 * np.log10(bands(suppressor._noise) / bands(shape * size))
+    assert np.ptp(error) < 1.5, error  # the estimate itself has the noise's shape, up to its bias
+
+
+def test_comfort_noise_is_deterministic_seeded_and_restarted_by_reset():
+    size = 64
+    noise = np.random.default_rng(7).standard_normal(size * 500)
+    _, first = _learn_then_suppress(noise, size, n_learn=300)
+    _, again = _learn_then_suppress(noise, size, n_learn=300)
+    _, other_seed = _learn_then_suppress(noise, size, n_learn=300, seed=1)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other_seed)
+    suppressor = ResidualEchoSuppressor(size)
+    runs = []
+    for _ in range(2):
+        runs.append(_run(suppressor, noise, 0.5 * noise))  # coherent echo: gains below 1, noise added
+        suppressor.reset()
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_comfort_noise_is_zero_where_the_gain_is_one():
+    # no echo estimate and no model residual: the gain is exactly 1, so comfort noise or not,
+    # the output is the input one frame late, bit for bit
+    rng = np.random.default_rng(8)
+    near = rng.standard_normal(64 * 100)
+    outs = [_run(ResidualEchoSuppressor(64, comfort_noise=on), near, np.zeros_like(near)) for on in (True, False)]
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_digital_silence_teaches_no_floor():
+    # exact zeros say nothing about the noise floor (a floor of 0 could never rise again): it stays
+    # unknown, nothing is added, and the output is exactly zero and finite even under full
+    # suppression; the first real signal then sets it
+    size = 64
+    suppressor = ResidualEchoSuppressor(size)
+    loud = np.full(size + 1, 1e300)
+    out = [suppressor.process(np.zeros(size), np.zeros(size), loud) for _ in range(100)]
+    np.testing.assert_array_equal(np.concatenate(out), 0.0)
+    assert np.all(np.isinf(suppressor._noise))
+    noise = np.random.default_rng(9).standard_normal(size * 40)
+    _run(suppressor, noise, np.zeros_like(noise))
+    assert np.all(np.isfinite(suppressor._noise)) and np.all(suppressor._noise > 0)
+
+
+@pytest.mark.parametrize("scale", [2.0**-15, 2.0**20, 1e-3, 3e4])
+def test_comfort_noise_scales_with_the_input(scale):
+    # the floor estimate is a power of the input and the phases do not depend on it:
+    # exact at powers of two, to rounding otherwise
+    size = 64
+    rng = np.random.default_rng(10)
+    near, echo = rng.standard_normal((2, size * 300))
+    output, estimate = near + 0.7 * echo, echo
+    reference = _run(ResidualEchoSuppressor(size), output, estimate)
+    scaled = _run(ResidualEchoSuppressor(size), scale * output, scale * estimate) / scale
+    if np.log2(scale) == round(np.log2(scale)):
+        np.testing.assert_array_equal(scaled, reference)
+    else:
+        assert np.linalg.norm(scaled - reference) <= 1e-9 * np.linalg.norm(reference)

@@ -110,7 +110,9 @@ def test_latency_equals_measured_group_delay(rate, postfilter):
 def test_far_end_single_talk_erle_at_every_rate(scene):
     out = cancel(scene.mic, scene.ref, sample_rate=scene.sample_rate)
     single_talk = _segments(scene)["far_end_single_talk"]
-    assert erle(scene.mic[single_talk], out[single_talk]) > 30.0  # measured 33.8 (8k) to 39.8 (32k) dB
+    # measured 27.9-29.9 dB with the suppressor's comfort noise (33.8-39.8 without: the noise it
+    # refills counts as echo left)
+    assert erle(scene.mic[single_talk], out[single_talk]) > 25.0
 
 
 def test_double_talk_keeps_the_near_end_at_every_rate(scene):
@@ -183,14 +185,14 @@ def test_make_canceller_picks_the_design_for_each_rate():
     assert make_canceller("pfdkf", 16000).frame_size == 160 and LOW_BAND_RATE == 16000
 
 
-@pytest.mark.parametrize("method, bound", [("pfdkf", 30.0), ("pbfdaf", 15.0), ("nlms", 5.0)])
+@pytest.mark.parametrize("method, bound", [("pfdkf", 25.0), ("pbfdaf", 15.0), ("nlms", 5.0)])
 def test_every_streaming_method_runs_on_the_low_band(method, bound):
     scene = make_scene(6.0, sample_rate=48000, seed=1, rt60=0.3)
     canceller = make_canceller(method, 48000)
     assert isinstance(canceller, BandSplitCanceller) and canceller.low_band.sample_rate == 16000
     out = run_canceller(canceller, scene.mic, scene.ref)
     single_talk = _segments(scene)["far_end_single_talk"]
-    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 36.9, 20.6, 8.3 dB
+    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 27.9 (comfort noise), 20.6, 8.3 dB
 
 
 def test_full_rate_lengths_map_onto_the_low_band():

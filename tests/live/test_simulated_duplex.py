@@ -62,7 +62,7 @@ def test_live_output_equals_offline_cancel_of_the_aligned_signals(warm_default, 
     assert len(run.out) == len(run.mic) == stats.captured_samples
     aligned = np.zeros(len(run.mic))
     aligned[device.playback_latency :] = run.ref[: len(run.mic) - device.playback_latency]
-    offline = cancel(run.mic, aligned, method="pfdkf", sample_rate=SAMPLE_RATE, delay="auto", postfilter=1.0)
+    offline = cancel(run.mic, aligned, method="pfdkf", sample_rate=SAMPLE_RATE, delay="auto")  # default postfilter
     lag = live.latency
     np.testing.assert_array_equal(run.out[lag:], offline[: len(offline) - lag])
     np.testing.assert_array_equal(run.out[:lag], 0.0)  # the documented head start, nothing else

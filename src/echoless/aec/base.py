@@ -104,8 +104,9 @@ class StreamingCanceller:
         :data:`echoless.aec.delay.MAX_DELAY_SECONDS` (1 s); ``0`` turns it off.
     postfilter : float
         Strength of the residual-echo suppressor
-        (:class:`echoless.aec.postfilter.ResidualEchoSuppressor`), default
-        ``1``; ``0`` turns it off. When on, the output lags the input by one frame.
+        (:class:`echoless.aec.postfilter.ResidualEchoSuppressor`, with
+        comfort noise), default ``1.5``; ``0`` turns it off. When on, the
+        output lags the input by one frame.
     highpass_hz : float
         Cut-off of the input high-pass on both signals
         (:class:`echoless.aec.highpass.HighPass`), default 20 Hz; ``0`` turns it off.
@@ -142,7 +143,7 @@ class StreamingCanceller:
         filter_ms: float | None = None,
         *,
         delay: int | str = "auto",
-        postfilter: float = 1.0,
+        postfilter: float = 1.5,
         highpass_hz: float = DEFAULT_CUTOFF_HZ,
         drift_compensation: bool = False,
         adapt: bool = True,
@@ -181,7 +182,9 @@ class StreamingCanceller:
         if strength > 0:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
-            self._postfilter = ResidualEchoSuppressor(self.frame_size, strength=strength)
+            self._postfilter = ResidualEchoSuppressor(
+                self.frame_size, strength=strength, sample_rate=self.sample_rate
+            )
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
         # one second-order section for both signals, its states, and the high-passed frames
         self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
