@@ -2,6 +2,7 @@
 
 import csv
 import functools
+import json
 import os
 import sys
 
@@ -125,8 +126,11 @@ def test_run_writes_mirrored_outputs_equal_to_cancel_and_a_summary(corpus, clean
     assert (out / "scene03" / "mic.wav").read_bytes() == expected.read_bytes()
     summary = _rows(out / "summary.csv")
     assert [row["example"] for row in summary] == [f"scene{i:02d}" for i in range(N_SCENES)]
-    for row in summary:  # the truth files were read: oracle metrics; the detection found far-end-only stretches
+    for row in summary:  # the truth files were read: oracle metrics; the far-end-only stretch from meta.json
         assert float(row["erle_oracle_db"]) > 3 and float(row["far_end_seconds"]) > 0
+        timeline = json.loads((corpus / row["example"] / "meta.json").read_text())["meta"]["timeline"]
+        expected = sum(s["end"] - s["start"] for s in timeline if s["label"] == "far_end_single_talk")
+        assert float(row["far_end_seconds"]) == pytest.approx(expected, abs=1 / SAMPLE_RATE)
         assert np.isfinite(float(row["erle_far_end_db"])) and row["error"] == ""
         assert 1.0 <= float(row["aecmos_echo"]) <= 5.0 and 1.0 <= float(row["aecmos_other"]) <= 5.0  # [mos] is in dev
     assert "| example | method |" in (out / "summary.md").read_text()

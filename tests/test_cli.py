@@ -260,3 +260,30 @@ def test_eval_reads_an_aec_challenge_folder(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert [row["example"] for row in rows] == ["fileid_3", "fileid_7"]
     assert all(float(row["snr_near_db"]) > 10 for row in rows)  # the truth folders were read
+
+
+def test_cancel_mono_mic_with_stereo_reference(recording, tmp_path, capsys):
+    """A mono microphone and a stereo reference, no channel picked: the stereo canceller, a mono output."""
+    mic_path, ref_path = recording
+    ref = read_audio(ref_path)
+    stereo_ref = tmp_path / "stereo_ref.wav"
+    soundfile.write(str(stereo_ref), np.stack([ref, 0.5 * ref], axis=1), SAMPLE_RATE)
+    out = tmp_path / "near.wav"
+    assert main(["cancel", str(mic_path), str(stereo_ref), "-o", str(out)]) == 0
+    assert soundfile.info(str(out)).channels == 1 and len(read_audio(out)) == len(read_audio(mic_path))
+    assert "ERLE" in capsys.readouterr().out
+
+
+def test_cancel_keeps_int16_valued_float_input_unclipped(tmp_path, capsys):
+    """Float WAVs holding int16-valued samples (x 32768): the output is float too, not clipped to [-1, 1]."""
+    ref, echo, near = _scene()
+    mic_path, ref_path = tmp_path / "mic.wav", tmp_path / "ref.wav"
+    write_audio(mic_path, 32768 * (echo + near), SAMPLE_RATE, subtype="FLOAT")
+    write_audio(ref_path, 32768 * ref, SAMPLE_RATE, subtype="FLOAT")
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / "near.wav")]) == 0
+    captured = capsys.readouterr()
+    assert soundfile.info(str(tmp_path / "near.wav")).subtype == "FLOAT" and "clipped" not in captured.err
+    estimate = read_audio(tmp_path / "near.wav")
+    assert np.max(np.abs(estimate)) > 1.0  # still at the input's scale
+    assert main(["cancel", str(mic_path), str(ref_path), "-o", str(tmp_path / "near.flac")]) == 0  # FLAC: no float
+    assert soundfile.info(str(tmp_path / "near.flac")).subtype == "PCM_16"

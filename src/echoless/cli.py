@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import pathlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 import echoless
@@ -20,6 +21,8 @@ from echoless.demo import DEMO_STEPS
 from echoless.aec.methods import DEFAULT_METHOD, METHODS, OFFLINE_METHODS, STREAMING_METHODS
 
 EXIT_BAD_INPUT = 2
+#: ``batch``: every recording failed (each is in the summary with its error).
+EXIT_NOTHING_DONE = 1
 
 DESCRIPTION = """\
 echoless removes the echo of a loudspeaker from a microphone recording.
@@ -170,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--ref-channel", type=int, metavar="N",
                         help="channel (from 0) to take from a multichannel REF (default: every channel)")
     cancel.add_argument("--float", action="store_true", dest="float_output",
-                        help="write 32-bit float WAV (no rounding, no clipping) instead of 16-bit PCM")
+                        help="write 32-bit float (no rounding, no clipping) instead of 16-bit PCM; "
+                        "the default when MIC is itself a float file")
     _add_canceller_options(cancel)
 
     batch = commands.add_parser(
@@ -316,7 +320,7 @@ def _run_cancel(args: argparse.Namespace) -> None:
     from echoless.talk import far_end_erle
 
     _check_distinct_paths(args)
-    subtype = "FLOAT" if args.float_output else "PCM_16"
+    subtype = _output_subtype(args)
     for path in (args.out, args.echo_out):  # refuse an unwritable output before any reading
         if path is not None:
             check_output_format(path, subtype)
@@ -350,6 +354,23 @@ def _run_cancel(args: argparse.Namespace) -> None:
         print(f"clock drift: MIC runs {drift:+.1f} ppm against REF (estimated; the reference was resampled to follow it)")
     print(f"time {result.seconds:.3f} s with reading and writing, {result.real_time_factor:.0f}x real time")
     print(f"wrote {args.out}" + (f" and {args.echo_out}" if args.echo_out is not None else ""))
+
+
+def _output_subtype(args: argparse.Namespace) -> str:
+    """32-bit float with --float, or when MIC is a float file (its samples may lie far outside
+    [-1, 1], e.g. int16-valued floats, which 16-bit PCM would clip) and the output format holds
+    float; else 16-bit PCM."""
+    import soundfile
+
+    try:
+        float_input = soundfile.info(str(args.mic)).subtype in ("FLOAT", "DOUBLE")
+    except (RuntimeError, TypeError, soundfile.LibsndfileError):  # reading MIC says what is wrong
+        float_input = False
+    if args.float_output or float_input:
+        suffix = args.out.suffix.lstrip(".").upper()
+        if suffix in soundfile.available_formats() and soundfile.check_format(suffix, "FLOAT"):
+            return "FLOAT"
+    return "PCM_16"
 
 
 def _multichannel_inputs(args: argparse.Namespace) -> bool:
@@ -424,7 +445,7 @@ def _report_failures(rows: list[dict]) -> None:
         print(f"{len(failed)} of {len(rows)} failed (the others are done)")
 
 
-def _run_batch(args: argparse.Namespace) -> None:
+def _run_batch(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from echoless.batch import cancel_corpus, find_pairs
@@ -441,6 +462,8 @@ def _run_batch(args: argparse.Namespace) -> None:
           f"{counts['failed']} failed")
     _report_failures(rows)
     print(f"wrote {args.out / 'summary.csv'} and {args.out / 'summary.md'}")
+    # some files failing is a result (in the summary); every file failing is a failed run
+    return EXIT_NOTHING_DONE if rows and counts["failed"] == len(rows) else 0
 
 
 def _run_eval(args: argparse.Namespace) -> None:
@@ -513,7 +536,8 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``echoless`` command; return the exit status (0 ok, 2 bad input).
+    """Run the ``echoless`` command; return the exit status (0 ok, 2 bad input, 1 when
+    ``batch`` could do none of its recordings).
 
     Parameters
     ----------
@@ -521,8 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name; default ``sys.argv[1:]``.
     """
     args = build_parser().parse_args(argv)
+    # warnings (clipping, no delay found) as one line each, not with a line of source
+    warnings.formatwarning = lambda message, category, *_, **__: f"echoless: warning: {message}\n"
     try:
-        _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
     except (ValueError, TypeError, OSError) as error:
         # a user error (bad file, bad option value): one line, no traceback
         print(f"echoless {args.command}: error: {error}", file=sys.stderr)
@@ -530,4 +556,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("echoless: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

@@ -124,7 +124,7 @@ class AudioReader:
             if channel is None and not all_channels and n_channels != 1:
                 raise ValueError(
                     f"{path} has {n_channels} channels, echoless needs mono: pick one with channel=0 "
-                    f"(command line: --channel 0), or another index below {n_channels}"
+                    f"(command line: --mic-channel 0 / --ref-channel 0), or another index below {n_channels}"
                 )
             if self._file.frames <= 0:
                 raise ValueError(f"{path} holds no samples (empty audio file)")
@@ -143,7 +143,8 @@ class AudioReader:
         if self.sample_rate != sample_rate:
             raise ValueError(
                 f"{self.path} has sample rate {self.sample_rate} Hz, expected {sample_rate} Hz; "
-                f"pass resample=True (command line: --resample) to convert it to {sample_rate} Hz"
+                f"pass resample=True (echoless cancel: --resample) to convert it, or expect {self.sample_rate} Hz "
+                f"(--sample-rate {self.sample_rate})"
             )
 
     def read(self, n_samples: int = -1) -> np.ndarray:
@@ -307,6 +308,15 @@ def check_output_format(path: str | os.PathLike, subtype: str = "PCM_16") -> str
     return file_format
 
 
+def publish(temporary: str | os.PathLike, path: Path) -> None:
+    """Move a finished temporary file over ``path`` (:func:`os.replace`, atomic), with the mode a
+    newly created file would have (``mkstemp`` makes it 0600; the umask decides, as for ``open``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, path)
+
+
 class AudioWriter:
     """An audio file written block by block, atomically.
 
@@ -372,6 +382,8 @@ class AudioWriter:
         """Append finite samples, shape (n,), or (n, channels) for a multichannel file; an empty
         block is allowed."""
         if self.channels == 1:
+            if np.ndim(block) == 2 and np.shape(block)[1] == 1:  # one column: the one channel
+                block = np.asarray(block)[:, 0]
             block = as_signal(block, "block", allow_empty=True)
         elif len(block):
             block = as_channels(block, "block")
@@ -388,7 +400,7 @@ class AudioWriter:
         """Finish the file and move it to ``path``; return ``path``."""
         try:
             self._file.close()
-            os.replace(self._temporary, self.path)
+            publish(self._temporary, self.path)
         except BaseException:
             self.abort()
             raise

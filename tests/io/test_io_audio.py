@@ -35,13 +35,13 @@ def test_unreadable_format(tmp_path):
 
 def test_wrong_sample_rate_says_both_rates_and_the_fix(tmp_path):
     path = _write(tmp_path / "a.wav", np.zeros(800), rate=8000)
-    with pytest.raises(ValueError, match=r"sample rate 8000 Hz, expected 16000 Hz; pass resample=True \(command line: --resample\)"):
+    with pytest.raises(ValueError, match=r"sample rate 8000 Hz, expected 16000 Hz; pass resample=True \(echoless cancel: --resample\) to convert it, or expect 8000 Hz \(--sample-rate 8000\)"):
         read_audio(path)
 
 
 def test_multichannel_says_how_many_and_how_to_pick(tmp_path):
     path = _write(tmp_path / "stereo.wav", np.zeros((100, 2)))
-    with pytest.raises(ValueError, match=r"has 2 channels, echoless needs mono: pick one with channel=0 \(command line: --channel 0\)"):
+    with pytest.raises(ValueError, match=r"has 2 channels, echoless needs mono: pick one with channel=0 \(command line: --mic-channel 0 / --ref-channel 0\)"):
         read_audio(path)
 
 
@@ -173,3 +173,16 @@ def test_write_rejects_bad_signals_and_formats(tmp_path):
         write_audio(tmp_path / "a.wav", np.zeros(10), 16000, subtype="VORBIS")
     with pytest.raises(TypeError, match="sample_rate must be an integer"):
         write_audio(tmp_path / "a.wav", np.zeros(10), 16000.0)
+
+
+def test_written_files_get_the_mode_the_umask_gives(tmp_path):
+    """Atomic writes go through a private temporary file (mode 0600): the result must not keep that."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = write_audio(tmp_path / "out.wav", np.zeros(100), 16000)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

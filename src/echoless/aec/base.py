@@ -327,12 +327,12 @@ class StreamingCanceller:
         settled there would keep the filter from learning it (PBFDAF stuck at
         0 dB, PFDKF re-converging slowly, before this).
         """
-        taps = self._filter_taps()
-        shifted = np.zeros(self.filter_length)
+        taps = self._filter_taps()  # (filter_length,), or (..., filter_length) for several paths
+        shifted = np.zeros_like(taps)
         if samples >= 0:
-            shifted[: max(0, self.filter_length - samples)] = taps[samples : self.filter_length]
+            shifted[..., : max(0, self.filter_length - samples)] = taps[..., samples : self.filter_length]
         else:
-            shifted[-samples:] = taps[: self.filter_length + samples]
+            shifted[..., -samples:] = taps[..., : self.filter_length + samples]
         self._load_filter(shifted)
         if 4 * abs(samples) > self.filter_length:
             self._restart_adaptation()

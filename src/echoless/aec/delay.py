@@ -16,8 +16,8 @@ reverberant path. The cross-spectrum is summed over sliding windows (half
 overlapping, each zero-padded by the largest lag searched so that lags do
 not wrap), which averages out the near-end talker and noise.
 
-:class:`DelayTracker` runs the same estimate in a stream, on the last two
-seconds, once a second (every 8 s once locked), and moves the reference delay only when two successive
+:class:`DelayTracker` runs the same estimate in a stream, on the last
+:data:`HISTORY_SECONDS`, once a second (every 8 s once locked), and moves the reference delay only when two successive
 confident estimates agree; :class:`DelayLine` applies the delay.
 """
 
@@ -44,12 +44,14 @@ SILENT_DB = 50.0
 NO_LOCK_WARNING_SECONDS = 10.0
 
 
-class DelayWarning(UserWarning):
-    """No reliable bulk-delay estimate: the reference is probably not what the microphone echoes."""
 #: Peak-to-background ratio of the GCC-PHAT function above which an estimate is trusted.
 CONFIDENCE = 8.0
 #: The streaming tracker moves the delay when its estimate is more than this many samples off.
 TOLERANCE_SAMPLES = 2
+
+
+class DelayWarning(UserWarning):
+    """No reliable bulk-delay estimate: the reference is probably not what the microphone echoes."""
 
 
 def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, window: int) -> tuple[int, float]:
@@ -328,7 +330,9 @@ class DelayTracker:
         """One delay estimate, spread over three frames (one long FFT each), so that no single
         frame pays for all three (a real-time callback must fit in its frame)."""
         mic, ref = self.recent()
-        if np.dot(ref, ref) < len(ref) * canceller._levels[1] * 10.0 ** (-SILENT_DB / 10):  # far end silent
+        with np.errstate(over="ignore", invalid="ignore"):  # hostile input: no estimate, not a warning
+            silent = not np.dot(ref, ref) >= len(ref) * canceller._levels[1] * 10.0 ** (-SILENT_DB / 10)
+        if silent:  # far end silent (or a non-finite energy)
             self._estimate = None
             return
         self._searched += self._period
@@ -348,7 +352,7 @@ class DelayTracker:
 
     def _decide(self, lag: int, confidence: float, canceller) -> None:
         """Act on one estimate (see the class notes)."""
-        if confidence < CONFIDENCE:  # lock lost: search again at the short period
+        if not confidence >= CONFIDENCE:  # lock lost (or NaN from hostile input): search again at the short period
             self._candidate = None
             self._period = self._search_period
             if not self.locked and not self._warned and self._searched >= self._warn_after:
@@ -363,7 +367,7 @@ class DelayTracker:
                 )
             return
         self.locked = True
-        agreed = self._candidate is not None and abs(lag - self._candidate) <= 2
+        agreed = self._candidate is not None and abs(lag - self._candidate) <= TOLERANCE_SAMPLES
         self._candidate = lag
         # once two estimates agree, re-check less often (each check costs three long FFTs)
         self._period = self._locked_period if agreed else self._search_period

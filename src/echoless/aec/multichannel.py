@@ -430,17 +430,6 @@ class MultichannelPFDKF(PFDKF):
         else:
             self._weights[:] = spectra
 
-    def _shift_filter(self, samples: int) -> None:
-        taps = self._filter_taps()
-        shifted = np.zeros_like(taps)
-        if samples >= 0:
-            shifted[..., : max(0, self.filter_length - samples)] = taps[..., samples:]
-        else:
-            shifted[..., -samples:] = taps[..., : self.filter_length + samples]
-        self._load_filter(shifted)
-        if 4 * abs(samples) > self.filter_length:
-            self._restart_adaptation()
-
 
 def cancel_multichannel(mic: ArrayLike, ref: ArrayLike, method: str, sample_rate: int, **options) -> np.ndarray:
     """:func:`echoless.aec.cancel` for multichannel signals (it dispatches here for 2-D input).

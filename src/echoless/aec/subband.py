@@ -267,10 +267,11 @@ class BandSplitCanceller:
             self._gain_state, out,
         ):  # fmt: skip
             return out
-        # only inputs near the float64 limit overflow the filter bank: start it again
+        # only inputs near the float64 limit overflow the filter bank: start it again, and pass
+        # the microphone through, as the base class does after a safety reset
         self._clear()
         self._own_resets += 1
-        return np.zeros(self.frame_size)
+        return mic.copy()
 
     def reset(self) -> None:
         """Forget everything (low-band canceller, filter-bank history, upper-band gain)."""
@@ -306,6 +307,11 @@ class BandSplitCanceller:
     def delay(self) -> int:
         """Bulk delay applied to the reference, in samples at ``sample_rate``."""
         return self.low_band.delay * self.factor
+
+    @property
+    def clock_drift_ppm(self) -> float | None:
+        """The low-band canceller's clock-drift estimate (the same in ppm at any rate), or None."""
+        return self.low_band.clock_drift_ppm
 
     def _clear(self) -> None:
         self._split_buffer[:] = 0.0

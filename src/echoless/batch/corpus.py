@@ -16,8 +16,9 @@ Each recording is one task, run on whichever process or Dask worker is free
    not scored, since the far-end detection and the metrics read whole
    arrays, and its row says so.
 3. **Score** (no ground truth needed): ``erle_far_end_db``, the ERLE where
-   the far end talks alone, detected from the reference and the microphone
-   (:func:`echoless.talk.far_end_erle`; ``far_end_seconds`` says over how
+   the far end talks alone, from the timeline of a scene folder's
+   ``meta.json`` where one is saved, else detected from the reference and
+   the microphone (:func:`echoless.talk.far_end_erle`; ``far_end_seconds`` says over how
    long), ``aecmos_echo`` and ``aecmos_other`` where the ``[mos]`` extra is
    installed (:func:`echoless.evaluation.blind_metrics`), and
    :func:`echoless.metrics.oracle_metrics`: ``erle_db`` and
@@ -273,10 +274,22 @@ def _cancel_whole(task: Task, out: Path | None) -> dict:
         "duration": example.duration,
         "seconds": result.seconds,
         "real_time_factor": result.real_time_factor,
-        **blind_metrics(example.mic, example.ref, result.near_end_estimate, rate),
+        **blind_metrics(example.mic, example.ref, result.near_end_estimate, rate, _timeline(pair)),
         **oracle_metrics(example.mic, result.near_end_estimate, example.echo, example.near_end),
     }
 
+
+
+def _timeline(pair) -> list[dict] | None:
+    """Who talks when, where a scene folder's ``meta.json`` (:func:`echoless.data.save_scene`) says."""
+    meta = Path(pair.mic).with_name("meta.json")
+    if Path(pair.mic).name != "mic.wav" or not meta.is_file():
+        return None
+    try:
+        document = json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # a scene's own metadata, not needed to cancel: detect instead
+    return document.get("meta", {}).get("timeline")
 
 
 def _cancel_streamed(task: Task, out: Path) -> dict:
@@ -299,12 +312,14 @@ def _settings(task: Task) -> dict:
 
 
 def _write_json(path: Path, document: dict) -> None:
+    from echoless.io import publish
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as stream:
             json.dump(document, stream, indent=1)
-        os.replace(temporary, path)
+        publish(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
