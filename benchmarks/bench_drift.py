@@ -11,8 +11,9 @@ ppm; the echo is resampled by band-limited interpolation). Every canceller
 runs on the same scenes, single-threaded, with 10 ms frames:
 
 * ``echoless`` — :func:`echoless.aec.make_canceller` defaults (PFDKF, input
-  high-pass, delay search, suppressor, clock-drift compensation), and the
-  same with ``drift_compensation=False`` (the pipeline before issue 13);
+  high-pass, delay search, suppressor) with ``drift_compensation=True`` (what
+  ``echoless cancel --drift`` and the live canceller run), and the default
+  itself, which leaves drift compensation off;
 * ``speexdsp MDF`` and ``WebRTC AEC3`` as driven by
   ``benchmarks/bench_aec.py`` (optional peers; one that cannot be imported
   is reported and skipped).
@@ -54,9 +55,11 @@ def contenders() -> tuple[dict, list[str]]:
     here, ``benchmarks/peers.py``), and a note per peer that cannot."""
     peers, missing = available_peers(SAMPLE_RATE, FRAME)
     makers = {
-        "echoless (default)": lambda: make_canceller(sample_rate=SAMPLE_RATE, frame_size=FRAME),
-        "echoless, drift_compensation=False": lambda: make_canceller(
-            sample_rate=SAMPLE_RATE, frame_size=FRAME, drift_compensation=False
+        "echoless, drift_compensation=True": lambda: make_canceller(
+            sample_rate=SAMPLE_RATE, frame_size=FRAME, drift_compensation=True
+        ),
+        "echoless default (no drift compensation)": lambda: make_canceller(
+            sample_rate=SAMPLE_RATE, frame_size=FRAME
         ),
     }
     makers.update(peers)
