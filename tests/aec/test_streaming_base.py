@@ -22,7 +22,9 @@ def test_frozen_true_path_cancels_noise_free_echo_to_minus_100_db(cls):
     h = rng.standard_normal(100) * np.exp(-np.arange(100) / 20)
     ref = rng.standard_normal(64 * 30)
     echo = scipy.signal.lfilter(h, 1, ref)
-    canceller = cls(frame_size=64, filter_length=128, initial_filter=h, adapt=False, delay=0, postfilter=0)
+    # the true path with the linear filter alone: the input high-pass starts from each signal's
+    # first sample, which breaks the exact echo relation for its first tens of ms
+    canceller = cls(frame_size=64, filter_length=128, initial_filter=h, adapt=False, delay=0, postfilter=0, highpass_hz=0)
     out = _stream(canceller, echo, ref)
     assert 10 * np.log10(np.sum(out**2) / np.sum(echo**2)) < -100
     np.testing.assert_allclose(canceller.filter[:100], h, atol=1e-12)

@@ -63,7 +63,7 @@ from numpy.typing import ArrayLike
 from echoless._jit import kernel
 from echoless._frames import check_frame
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
-from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, biquad, design
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, biquad, design, steady_state
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -188,7 +188,9 @@ class StreamingCanceller:
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
         # one second-order section for both signals, its states, and the high-passed frames
         self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
+        self._highpass_steady = steady_state(self._highpass) if self.highpass_hz > 0 else np.empty(0)
         self._highpass_states = np.zeros((2, 2))
+        self._highpass_started = np.zeros(1)
         self._inputs = np.empty((2, self.frame_size))
         frame_seconds = self.frame_size / self.sample_rate
         self._level_decay = 10.0 ** (-LEVEL_RELEASE_DB_PER_SECOND * frame_seconds / 10.0)
@@ -223,7 +225,8 @@ class StreamingCanceller:
         ref = self._check_frame(ref_frame, "ref_frame")
         # high-pass, running level and far-end activity, in one compiled call
         far_end_active = input_stage(
-            mic, ref, self._highpass, self._highpass_states, self._inputs, self._levels, self._level_decay,
+            mic, ref, self._highpass, self._highpass_steady, self._highpass_states, self._highpass_started,
+            self._inputs, self._levels, self._level_decay,
             self._recent_smoothing,
         )
         self._adapting = self.adapt and far_end_active
@@ -359,7 +362,7 @@ class StreamingCanceller:
         # exceeded PERSISTENT_RATIO x the mic (see watch_frame)
         self._watch = np.zeros(3)
         self._levels = np.zeros(3)
-        self._highpass_states[:] = 0.0
+        self._highpass_started[:] = 0.0
         self._adapting = self.adapt
         self.n_frames = 0
 
@@ -400,11 +403,13 @@ class StreamingCanceller:
 
 
 @kernel
-def input_stage(mic, ref, sos, states, inputs, levels, decay, smoothing):  # pragma: no cover - compiled
+def input_stage(mic, ref, sos, steady, states, started, inputs, levels, decay, smoothing):  # pragma: no cover
     """The input stage of one frame (see the module notes); True if the far end is active.
 
     ``inputs`` (2, B) receives the frames high-passed by the section ``sos``
-    (6,), states ``states`` (2, 2); an empty ``sos`` copies them unfiltered.
+    (6,), states ``states`` (2, 2), started from ``steady`` (2,) times each
+    signal's first sample while ``started`` (1,) is 0; an empty ``sos``
+    copies them unfiltered.
     Updates ``levels`` (3,): the input's running peak power per sample, the
     far end's, and the far-end power smoothed over the filter span (factor
     ``smoothing``); active means within FAR_END_ACTIVE_DB of its level. The
@@ -416,6 +421,10 @@ def input_stage(mic, ref, sos, states, inputs, levels, decay, smoothing):  # pra
         inputs[0] = mic
         inputs[1] = ref
     else:
+        if started[0] == 0.0:  # as if each signal had held its first sample forever (highpass notes)
+            states[0] = steady * mic[0]
+            states[1] = steady * ref[0]
+            started[0] = 1.0
         biquad(sos, mic, inputs[0], states[0])
         biquad(sos, ref, inputs[1], states[1])
     return track_level(inputs[0], inputs[1], levels, decay, smoothing)
