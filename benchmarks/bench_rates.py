@@ -42,7 +42,9 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.signal
-from bench_aec import SCENES, run, score, table
+from bench_aec import TUNING_SCENES as SCENES
+from bench_aec import run, table
+from bench_aec import score_scene as score
 from peers import available_peers
 from tqdm.auto import tqdm
 
@@ -109,7 +111,7 @@ def main() -> None:
     for rate in tqdm(RATES, desc="rates", disable=None):
         makers, missing = contenders(rate)
         notes += missing
-        scenes = [make_scene(duration, seed=seed, sample_rate=rate, **SCENES[name]) for seed, name in enumerate(scene_names)]
+        scenes = [make_scene(duration, sample_rate=rate, **SCENES[name]) for name in scene_names]  # seeds 0, 1, 2
         wide = [with_upper_band(scene, UPPER_DB) for scene in scenes] if rate > 2 * UPPER_BAND_HZ else []
         noise = 0.1 * np.random.default_rng(0).standard_normal(rate)
         for name, make in makers.items():
