@@ -196,6 +196,7 @@ class StreamingCanceller:
         self._level_decay = 10.0 ** (-LEVEL_RELEASE_DB_PER_SECOND * frame_seconds / 10.0)
         # the reference power over the filter's span: is there echo to learn from in the filter?
         self._recent_smoothing = min(1.0, self.frame_size / self.filter_length)
+        self._silent_share = self.frame_size * 10.0 ** (-SILENCE_DB / 10.0)  # x the level: a silent frame
         self._watch_constants = (
             max(1, round(DIVERGENCE_SECONDS * self.sample_rate / self.frame_size)),
             min(1.0, self.frame_size / (DIVERGENCE_SECONDS * self.sample_rate)),
@@ -392,8 +393,7 @@ class StreamingCanceller:
         """``divergence_ratio`` (read each frame: it may be changed), silent-frame energy
         (relative to the running level), frames of the persistent-divergence test, and the
         energies' forgetting factor."""
-        silent = self.frame_size * self._level * 10.0 ** (-SILENCE_DB / 10.0)
-        return (self.divergence_ratio, silent, *self._watch_constants)
+        return (self.divergence_ratio, self._silent_share * self._level, *self._watch_constants)
 
     def _on_unsafe(self) -> None:
         """The watch found a non-finite or diverging output: clear the filter and the watch."""

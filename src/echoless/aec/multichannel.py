@@ -102,7 +102,7 @@ from echoless._jit import kernel
 from echoless._validation import as_channels, as_signal, check_positive_int
 from echoless.aec._partitioned import constrain_rows
 from echoless.aec.base import NUMERICAL_FLOOR, watch_frame
-from echoless.aec.pfdkf import NOISE_FLOOR_DB, PFDKF, kalman_update, observation_step
+from echoless.aec.pfdkf import PFDKF, kalman_update, observation_step
 from echoless.conv.partitioned import push_window
 
 #: Smoothing time of the reference covariance that decides mono or stereo, seconds.
@@ -265,7 +265,7 @@ class MultichannelPFDKF(PFDKF):
             self._echo_estimates,
             self._error_spectra,
             self._constraint_rows() if self._adapting else self._no_rows,
-            (self.transition**2, self.noise_smoothing, 2 * self.frame_size * self._level * 10.0 ** (-NOISE_FLOOR_DB / 10)),
+            (self.transition**2, self.noise_smoothing, self._noise_floor_share * self._level),
             outs,
             self._watches,
             self._watch_settings,

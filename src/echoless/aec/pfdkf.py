@@ -96,6 +96,8 @@ class PFDKF(PartitionedCanceller):
         if self.noise_smoothing >= 1.0:
             raise ValueError(f"noise_smoothing must be in [0, 1), got {noise_smoothing}")
         super().__init__(sample_rate, frame_size, filter_length, filter_ms, constraint=constraint, **options)
+        # the observation-noise floor per bin, as a multiple of the running level
+        self._noise_floor_share = 2 * self.frame_size * 10.0 ** (-NOISE_FLOOR_DB / 10)
 
     def _init_update(self) -> None:
         shape = self._weights.shape
@@ -129,7 +131,7 @@ class PFDKF(PartitionedCanceller):
             self._echo_estimate,
             self._error_spectrum,
             self._constraint_rows() if self._adapting else self._no_rows,
-            (self.transition**2, self.noise_smoothing, 2 * self.frame_size * self._level * 10.0 ** (-NOISE_FLOOR_DB / 10)),
+            (self.transition**2, self.noise_smoothing, self._noise_floor_share * self._level),
             out,
             self._watch,
             self._watch_settings,

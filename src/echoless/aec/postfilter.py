@@ -269,7 +269,10 @@ class ResidualEchoSuppressor:
     def _correction(self) -> float:
         """Factor that unbiases the floor's smoothed power for its zero start, :math:`1 / (1 - a^n)`
         after ``n`` frames; 0 (nothing learnt) for the first :data:`NOISE_WARM_UP` frames."""
-        return 1.0 / (1.0 - FLOOR_SMOOTHING**self._frames) if self._frames >= NOISE_WARM_UP else 0.0
+        if self._frames < NOISE_WARM_UP:
+            return 0.0
+        # a^n underflows past 1e-16 of 1 after ~100 frames: no pow per frame from then on
+        return 1.0 / (1.0 - FLOOR_SMOOTHING**self._frames) if self._frames < 200 else 1.0
 
     def _process(
         self, output: np.ndarray, echo_estimate: np.ndarray, residual_power: np.ndarray | None
