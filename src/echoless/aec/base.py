@@ -61,7 +61,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from echoless._jit import kernel
-from echoless._frames import check_frame
+from echoless._frames import check_frame, raise_not_finite
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
 from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, biquad, design, steady_state
 
@@ -222,15 +222,18 @@ class StreamingCanceller:
             Near-end estimate ``mic - echo_estimate`` (one frame later when the
             postfilter is on). Always finite.
         """
-        mic = self._check_frame(mic_frame, "mic_frame")
-        ref = self._check_frame(ref_frame, "ref_frame")
-        # high-pass, running level and far-end activity, in one compiled call
-        far_end_active = input_stage(
+        mic = check_frame(mic_frame, self.frame_size, "mic_frame", finite=False)
+        ref = check_frame(ref_frame, self.frame_size, "ref_frame", finite=False)
+        # finiteness, high-pass, running level and far-end activity, in one compiled call
+        state = input_stage(
             mic, ref, self._highpass, self._highpass_steady, self._highpass_states, self._highpass_started,
-            self._inputs, self._levels, self._level_decay,
-            self._recent_smoothing,
+            self._inputs, self._levels, self._level_decay, self._recent_smoothing,
         )
-        self._adapting = self.adapt and far_end_active
+        if state == NOT_FINITE_MIC:  # NaN or Inf: nothing was changed
+            raise_not_finite(mic, "mic_frame")
+        if state == NOT_FINITE_REF:
+            raise_not_finite(ref, "ref_frame")
+        self._adapting = self.adapt and state == 1
         mic, ref = self._inputs
         if self._delay_tracker is not None:
             ref = self._delay_tracker.process(mic, ref, self)
@@ -367,9 +370,6 @@ class StreamingCanceller:
         self._adapting = self.adapt
         self.n_frames = 0
 
-    def _check_frame(self, frame: ArrayLike, name: str) -> np.ndarray:
-        return check_frame(frame, self.frame_size, name)
-
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The linear canceller and its safety net for one frame.
 
@@ -402,9 +402,14 @@ class StreamingCanceller:
         self.n_resets += 1
 
 
+#: input_stage's codes for a frame holding NaN or Inf
+NOT_FINITE_MIC, NOT_FINITE_REF = -1, -2
+
+
 @kernel
 def input_stage(mic, ref, sos, steady, states, started, inputs, levels, decay, smoothing):  # pragma: no cover
-    """The input stage of one frame (see the module notes); True if the far end is active.
+    """The input stage of one frame (see the module notes): 1 if the far end is active, 0 if not,
+    :data:`NOT_FINITE_MIC` or :data:`NOT_FINITE_REF` (and nothing changed) for a NaN or Inf sample.
 
     ``inputs`` (2, B) receives the frames high-passed by the section ``sos``
     (6,), states ``states`` (2, 2), started from ``steady`` (2,) times each
@@ -417,6 +422,11 @@ def input_stage(mic, ref, sos, steady, states, started, inputs, levels, decay, s
     closes up to one delay early, which costs nothing (the filter's input is
     still silent when it opens). A non-finite frame leaves the levels as they are.
     """
+    for i in range(mic.shape[0]):  # the frames' finiteness, checked here rather than in a pass of its own
+        if not np.isfinite(mic[i]):
+            return NOT_FINITE_MIC
+        if not np.isfinite(ref[i]):
+            return NOT_FINITE_REF
     if sos.shape[0] == 0:
         inputs[0] = mic
         inputs[1] = ref
@@ -427,7 +437,7 @@ def input_stage(mic, ref, sos, steady, states, started, inputs, levels, decay, s
             started[0] = 1.0
         biquad(sos, mic, inputs[0], states[0])
         biquad(sos, ref, inputs[1], states[1])
-    return track_level(inputs[0], inputs[1], levels, decay, smoothing)
+    return 1 if track_level(inputs[0], inputs[1], levels, decay, smoothing) else 0
 
 
 @kernel

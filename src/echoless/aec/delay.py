@@ -235,6 +235,13 @@ def record_frame(frames, row, mic, ref):  # pragma: no cover - compiled
     frames[1, row] = ref
 
 
+@kernel
+def record_and_delay(frames, row, mic, ref, buffer, write, capacity, delay, out):  # pragma: no cover - compiled
+    """:func:`record_frame`, then :func:`delay_frame` of ``ref``: a tracker's frame in one call."""
+    record_frame(frames, row, mic, ref)
+    return delay_frame(buffer, write, capacity, delay, ref, out)
+
+
 class DelayTracker:
     """Streaming GCC-PHAT: estimates the bulk delay and delays the reference by it.
 
@@ -310,11 +317,18 @@ class DelayTracker:
             self._countdown = self._period
             self._estimate = self._estimation(canceller)
             next(self._estimate, None)
-        frames = self._frames
-        record_frame(frames, self._row, mic, ref)
-        self._row = (self._row + 1) % frames.shape[1]
+        frames, line = self._frames, self._line
+        row = self._row
+        self._row = (row + 1) % frames.shape[1]
         self._filled = min(frames.shape[1], self._filled + 1)
-        return self._line.process(ref)
+        if type(line) is DelayLine:  # the integer line: recording and delaying in one compiled call
+            delayed = np.empty(len(ref))
+            line._write = record_and_delay(
+                frames, row, mic, ref, line._buffer, line._write, line._capacity, line.delay, delayed
+            )
+            return delayed
+        record_frame(frames, row, mic, ref)
+        return line.process(ref)
 
     def recent(self, samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The recorded history, oldest sample first: mic and (undelayed) reference, shape (T,) each,
