@@ -362,14 +362,20 @@ def _output_subtype(args: argparse.Namespace) -> str:
     float; else 16-bit PCM."""
     import soundfile
 
+    from echoless.io import check_output_format
+
+    if args.float_output:
+        return "FLOAT"  # asked for: a format that cannot hold it is refused, with its error
     try:
         float_input = soundfile.info(str(args.mic)).subtype in ("FLOAT", "DOUBLE")
     except (RuntimeError, TypeError, soundfile.LibsndfileError):  # reading MIC says what is wrong
         float_input = False
-    if args.float_output or float_input:
-        suffix = args.out.suffix.lstrip(".").upper()
-        if suffix in soundfile.available_formats() and soundfile.check_format(suffix, "FLOAT"):
+    if float_input:
+        try:
+            check_output_format(args.out, "FLOAT")
             return "FLOAT"
+        except ValueError:  # a format without float samples (FLAC): 16-bit, or the format's own error later
+            pass
     return "PCM_16"
 
 
