@@ -303,12 +303,13 @@ def _one_torch_thread(method: str):
 
 def _timeline(pair) -> list[dict] | None:
     """Who talks when, where a scene folder's ``meta.json`` (:func:`echoless.data.save_scene`) says."""
-    meta = Path(pair.mic).with_name("meta.json")
-    if Path(pair.mic).name != "mic.wav" or not meta.is_file():
+    from echoless.data.scene_io import scene_document
+
+    if Path(pair.mic).name != "mic.wav":
         return None
     try:
-        document = json.loads(meta.read_text())
-    except (OSError, json.JSONDecodeError):
+        document = scene_document(Path(pair.mic).parent)
+    except (OSError, ValueError):
         return None  # a scene's own metadata, not needed to cancel: detect instead
     return document.get("meta", {}).get("timeline")
 

@@ -79,6 +79,24 @@ def save_scene(scene: Scene | EchoExample, folder: str | os.PathLike) -> Path:
     return folder
 
 
+def scene_document(folder: str | os.PathLike) -> dict[str, Any]:
+    """The content of a scene folder's ``meta.json`` (``name``, ``sample_rate``, ``meta``), or ``{}``
+    when it has none.
+
+    Raises
+    ------
+    ValueError
+        If ``meta.json`` is not valid JSON.
+    """
+    path = Path(folder) / _META
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error})") from None
+
+
 def load_scene(folder: str | os.PathLike, sample_rate: int | None = None) -> EchoExample:
     """Read a folder written by :func:`save_scene`, or one with your own recordings.
 
@@ -105,12 +123,7 @@ def load_scene(folder: str | os.PathLike, sample_rate: int | None = None) -> Ech
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"scene folder not found: {folder}")
-    document: dict[str, Any] = {}
-    if (folder / _META).is_file():
-        try:
-            document = json.loads((folder / _META).read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{folder / _META} is not valid JSON ({error})") from None
+    document = scene_document(folder)
     if sample_rate is None:
         sample_rate = int(document.get("sample_rate", 16000))
     signals = {
