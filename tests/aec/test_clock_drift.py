@@ -151,10 +151,11 @@ def test_delay_tracker_does_not_pull_a_drifting_line_back(minute):
 
 
 def test_drift_without_compensation_loses_the_echo(minute):
-    # the failure the compensation exists for (measured: 16.9 dB over 50-60 s at +100 ppm)
+    # the failure the compensation exists for (measured over 50-60 s at +100 ppm: 34.3 dB against
+    # 63.9 compensated; 16.9 before the suppressor's leakage estimate took some of the residual)
     scene = minute[100.0][0]
     out = run_canceller(make_canceller(drift_compensation=False), scene.mic, scene.ref)
-    assert _erle_between(scene, out, 50, 60) < minute[100.0][2] - 30.0
+    assert _erle_between(scene, out, 50, 60) < minute[100.0][2] - 20.0
 
 
 def test_drift_free_input_is_processed_exactly_as_without_compensation():

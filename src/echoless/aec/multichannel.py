@@ -204,7 +204,10 @@ class MultichannelPFDKF(PFDKF):
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             strength = self._postfilter.strength
-            self._postfilter = [ResidualEchoSuppressor(self.frame_size, strength) for _ in range(self.n_mic)]
+            self._postfilter = [
+                ResidualEchoSuppressor(self.frame_size, strength, sample_rate=self.sample_rate)
+                for _ in range(self.n_mic)
+            ]
         self._mono_decay = 1.0 - min(1.0, self.frame_size / (MONO_SECONDS * self.sample_rate))
 
     # ----------------------------------------------------------------- protocol
