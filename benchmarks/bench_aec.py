@@ -6,7 +6,7 @@ Run on demand (not part of the test suite), from the repository root::
     .venv/bin/python benchmarks/bench_aec.py --quick         # smoke test, prints only
     .venv/bin/python benchmarks/bench_aec.py --systems pfdkf,webrtc --sets real
 
-Three sets of recordings, reported separately:
+Four sets of recordings, reported separately:
 
 * **tuning** — the 8 simulated scenes the cancellers were developed on
   (:func:`echoless.data.make_scene`: shipped speech and music, pyroomacoustics
@@ -16,6 +16,12 @@ Three sets of recordings, reported separately:
 * **held-out** — 4 device-like scenes from other seeds and settings that
   nobody tunes on: a small loudspeaker whose harmonic distortion grows with
   level (``distortion``), louder noise (20-30 dB), other rooms and delays;
+* **random** — 10 scenes whose settings are drawn from ranges by a seeded
+  generator (:func:`random_scenes`: RT60 0.2-0.9 s, SER -10..+5 dB, noise
+  20-45 dB below, bulk delays 0-120 ms, other rooms; every fifth scene with
+  distortion, with clipping, with a path change, with music; half of them
+  with a clock drift of 20-40 ppm between the two clocks, as on real
+  devices, which the default does not compensate); not tuned on either;
 * **real** — the four device recordings of ``shared/data/real`` (found by
   looking up from the repository root, or ``--real DIR``; 8 and 16 kHz,
   no near-end truth), scored with AECMOS and with ERLE over the stretches
@@ -26,7 +32,7 @@ single-threaded (``OMP_NUM_THREADS=1`` is set before numpy is imported),
 with 10 ms frames unless stated:
 
 * ``echoless default``: the library's default pipeline (PFDKF, input
-  high-pass, ``delay="auto"``, suppressor ``postfilter=1``; 250 ms filter),
+  high-pass, ``delay="auto"``, suppressor ``postfilter=1.5``; 250 ms filter),
   also on 32 ms frames, to show what larger frames buy in speed; and the
   linear stages alone (``postfilter=0``, same input stage and delay search):
   ``NLMS``, ``PBFDAF``, ``PFDKF``, and PBFDAF with the suppressor.
@@ -149,6 +155,37 @@ HELD_OUT_SCENES = {
         "path_change_at": 6.0, "distortion": 0.15,
     },
 }
+
+
+
+def random_scenes(n_scenes: int = 10, seed: int = 2026) -> dict[str, dict]:
+    """``make_scene`` options of ``n_scenes`` scenes drawn from the ranges in the module notes."""
+    rng = np.random.default_rng(seed)
+    scenes = {}
+    for i in range(n_scenes):
+        options = {
+            "seed": 300 + i,
+            "rt60": float(rng.choice([0.2, 0.3, 0.5, 0.7, 0.9])),
+            "ser_db": float(rng.choice([-10, -5, 0, 5])),
+            "snr_db": float(rng.choice([20, 30, 45])),
+            "delay_ms": float(rng.choice([0, 20, 60, 120])),
+            "room_dim": tuple(float(v) for v in rng.uniform([3, 3, 2.4], [8, 6, 3.2])),
+        }
+        kind = ("plain", "distortion", "clipping", "path change", "music")[i % 5]
+        if kind == "distortion":
+            options["distortion"] = float(rng.choice([0.1, 0.2, 0.3]))
+        elif kind == "clipping":
+            options["nonlinearity"] = float(rng.choice([1.0, 2.0, 3.0]))
+        elif kind == "path change":
+            options["path_change_at"] = float(rng.uniform(3, 7))
+        elif kind == "music":
+            options["far_end"] = "music"
+        if i >= n_scenes // 2:
+            options["clock_drift_ppm"] = float(rng.choice([-40, 20, 40]))
+        drift = f", {options['clock_drift_ppm']:+g} ppm" if "clock_drift_ppm" in options else ""
+        scenes[f"r{i} {kind}{drift}"] = options
+    return scenes
+
 
 # folder -> (label, start s, end s or None for the end of the clip): shared/data/real/README.md
 REAL_TIMELINES = {
@@ -435,9 +472,13 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per simulated scene (default 20)")
-    parser.add_argument("--quick", action="store_true", help="3 tuning and 2 held-out scenes of 12 s; prints only")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 tuning, 2 held-out and 2 random scenes of 12 s; prints only"
+    )
     parser.add_argument("--systems", help="comma-separated parts of system names to run (default: all)")
-    parser.add_argument("--sets", default="tuning,held-out,real", help="which of tuning,held-out,real to run")
+    parser.add_argument(
+        "--sets", default="tuning,held-out,random,real", help="which of tuning,held-out,random,real to run"
+    )
     parser.add_argument("--real", help="folder of the real recordings (default: shared/data/real above the repository)")
     parser.add_argument(
         "--out", help=f"markdown file to write (default: {RESULTS.relative_to(REPOSITORY)}, none with --quick)"
@@ -445,9 +486,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     wanted = [w.strip() for w in args.systems.split(",") if w.strip()] if args.systems else None
     sets = [s.strip() for s in args.sets.split(",")]
-    unknown = set(sets) - {"tuning", "held-out", "real"}
+    unknown = set(sets) - {"tuning", "held-out", "random", "real"}
     if unknown:
-        parser.error(f"unknown --sets {', '.join(sorted(unknown))}: expected tuning, held-out, real")
+        parser.error(f"unknown --sets {', '.join(sorted(unknown))}: expected tuning, held-out, random, real")
     duration = 12.0 if args.quick else args.duration
     out_path = Path(args.out) if args.out else (None if args.quick else RESULTS)
 
@@ -472,6 +513,10 @@ def main(argv: list[str] | None = None) -> None:
         "held-out": (
             "Held-out set (not tuned on)",
             dict(list(HELD_OUT_SCENES.items())[:2]) if args.quick else HELD_OUT_SCENES,
+        ),
+        "random": (
+            "Random set (drawn from ranges, not tuned on)",
+            dict(list(random_scenes().items())[:2]) if args.quick else random_scenes(),
         ),
     }
     for key, (title, scenes) in parts.items():
