@@ -274,3 +274,53 @@ def test_output_never_above_the_mic_for_longer_than_the_watch(name, options, see
     assert np.all(np.isfinite(out))
     in_frames, _ = _longest_times_above_mic(out, mic)
     assert in_frames <= DIVERGENCE_SECONDS + 0.02
+
+
+# ------------------------------------------------- the suppressor and a talker it cannot expect
+def _si_snr_after(seconds, reference, estimate):
+    from echoless.metrics import si_snr
+
+    start = int(seconds * RATE)
+    return si_snr(reference[start:], estimate[start:])
+
+
+@pytest.mark.parametrize("seed, ser_db", [(541, 0.0), (542, -10.0)])
+def test_double_talk_from_the_first_sample(seed, ser_db):
+    """A talker from the very first sample (barge-in on a first prompt): no far-end single talk has
+    taught the near-end detector the least echo left, yet after 3 s the suppressor may cost the
+    near end at most 3 dB of SI-SNR against the linear canceller alone.
+
+    Measured 1.8 / 2.5 dB (before the far-end tuning needed evidence of far-end single talk:
+    2.6 / 3.7 dB; before the leakage estimate existed: 0.4 / 1.4 dB, with dt echo MOS 4.20 / 4.47
+    against 4.45 / 4.50 now)."""
+    scene = make_scene(12.0, seed=seed, ser_db=ser_db, timeline=[("double_talk", 1.0)])
+    near_end = scene.near + scene.noise
+    linear = _si_snr_after(3, near_end, cancel(scene.mic, scene.ref, postfilter=0))
+    suppressed = _si_snr_after(3, near_end, cancel(scene.mic, scene.ref))
+    assert linear - suppressed < 3.0, (linear, suppressed)
+
+
+def test_cadenced_tone_with_a_talker():
+    """A ringback tone (425 Hz, 1 s on, 1 s off) as the far end, a talker from 8 s: the window
+    sidelobes of the tone's echo estimate rise and fall with the cadence, and a talker's power
+    can follow them by chance; the leakage must not take the talker for echo. The suppressor may
+    cost the talker at most 4 dB of SNR against the linear canceller alone.
+
+    Measured 2.3 dB (before LEAKAGE_MAX: 6.5 dB; before the leakage estimate existed: 2.7 dB)."""
+    n = 20 * RATE
+    t = np.arange(n) / RATE
+    rng = np.random.default_rng(1)
+    path = np.zeros(1600)
+    path[[64, 300, 900]] = 0.5, -0.25, 0.08
+    path += 0.01 * rng.standard_normal(1600) * np.exp(-np.arange(1600) / 400)
+    far = 0.3 * np.sin(2 * np.pi * 425 * t) * ((t % 2) < 1)
+    talker = make_scene(20.0, seed=540, timeline=[("near_end_single_talk", 1.0)]).near
+    talker = 0.03 * talker / np.std(talker) * (t >= 8)
+    mic = np.convolve(far, path)[:n] + talker + 3e-4 * rng.standard_normal(n)
+    talking = slice(10 * RATE, None)
+
+    def snr(out):
+        return 10 * np.log10(np.sum(talker[talking] ** 2) / np.sum((out[talking] - talker[talking]) ** 2))
+
+    cost = snr(cancel(mic, far, postfilter=0)) - snr(cancel(mic, far))
+    assert cost < 4.0, cost

@@ -396,9 +396,13 @@ class StreamingCanceller:
         return (self.divergence_ratio, self._silent_share * self._level, *self._watch_constants)
 
     def _on_unsafe(self) -> None:
-        """The watch found a non-finite or diverging output: clear the filter and the watch."""
+        """The watch found a non-finite or diverging output: clear the filter, the watch and the
+        suppressor (its analysis window, overlap-add tail and statistics hold the diverged output,
+        which would otherwise reach the next frames)."""
         self._init_filter()
         self._watch[:] = 0.0
+        if self._postfilter is not None:
+            self._postfilter.reset()
         self.n_resets += 1
 
 

@@ -407,13 +407,16 @@ class MultichannelPFDKF(PFDKF):
         self.mono = True
 
     def _reset_microphone(self, m: int) -> None:
-        """The watch found microphone ``m`` unsafe: clear its filter, as the base class's reset does."""
+        """The watch found microphone ``m`` unsafe: clear its filter and its suppressor, as the base
+        class's reset does."""
         self._weights[m] = 0.0
         self._diagonal[m] = self._prior
         self._cross[m] = 0.0
         self._noise[m] = 0.0
         self._residual[m] = 0.0
         self._watches[m] = 0.0
+        if self._postfilter is not None:
+            self._postfilter[m].reset()
         self.n_resets += 1
 
     def _filter_taps(self) -> np.ndarray:
