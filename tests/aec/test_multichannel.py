@@ -105,15 +105,18 @@ def test_identical_reference_channels_do_not_diverge():
 
 
 # -------------------------------------------------------------------------- references and details
+@pytest.mark.parametrize("rate", [RATE, 8000])
 @pytest.mark.parametrize("options", [{}, {"postfilter": 0, "delay": 0}], ids=["default", "linear"])
-def test_one_reference_one_microphone_is_pfdkf(options):
+def test_one_reference_one_microphone_is_pfdkf(options, rate):
     """n_ref = n_mic = 1 runs PFDKF's own compiled update: equal to 1e-12 on a scene with a
-    bulk delay, double talk and an echo-path change (measured: bit for bit)."""
-    scene = make_scene(5.0, seed=6, delay_ms=40, path_change_at=3.0)
-    multi = MultichannelPFDKF(RATE, n_ref=1, n_mic=1, **options)
-    single = PFDKF(RATE, **options)
-    for i in range(0, len(scene.mic) - 159, 160):
-        mic, ref = scene.mic[i : i + 160], scene.ref[i : i + 160]
+    bulk delay, double talk and an echo-path change (measured: bit for bit), at any rate (the
+    suppressor's rate-dependent constants included: each microphone's once ran at 16 kHz's)."""
+    scene = make_scene(5.0, sample_rate=rate, seed=6, delay_ms=40, path_change_at=3.0)
+    frame = rate // 100
+    multi = MultichannelPFDKF(rate, frame_size=frame, n_ref=1, n_mic=1, **options)
+    single = PFDKF(rate, frame_size=frame, **options)
+    for i in range(0, len(scene.mic) - frame + 1, frame):
+        mic, ref = scene.mic[i : i + frame], scene.ref[i : i + frame]
         np.testing.assert_allclose(multi.process(mic[:, None], ref[:, None])[:, 0], single.process(mic, ref), atol=1e-12)
     np.testing.assert_allclose(multi.filter[0, 0], single.filter, atol=1e-12)
     assert multi.delay == single.delay
