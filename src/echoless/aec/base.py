@@ -397,12 +397,12 @@ class StreamingCanceller:
 
     def _on_unsafe(self) -> None:
         """The watch found a non-finite or diverging output: clear the filter, the watch and the
-        suppressor (its analysis window, overlap-add tail and statistics hold the diverged output,
-        which would otherwise reach the next frames)."""
+        suppressor's recent signal (its analysis window and overlap-add tail hold the diverged
+        output, which would otherwise reach the next frames)."""
         self._init_filter()
         self._watch[:] = 0.0
         if self._postfilter is not None:
-            self._postfilter.reset()
+            self._postfilter.forget_signal()
         self.n_resets += 1
 
 

@@ -416,7 +416,7 @@ class MultichannelPFDKF(PFDKF):
         self._residual[m] = 0.0
         self._watches[m] = 0.0
         if self._postfilter is not None:
-            self._postfilter[m].reset()
+            self._postfilter[m].forget_signal()
         self.n_resets += 1
 
     def _filter_taps(self) -> np.ndarray:
