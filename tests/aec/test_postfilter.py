@@ -234,13 +234,14 @@ def test_learnt_leakage_is_the_weighted_least_squares_slope():
     moments, weight, leakage = np.zeros((5, bins)), np.zeros(1), np.zeros(bins)
     for t in range(n):
         pf.learn_leakage(o[t], p[t], moments, weight)
-    pf.predict_leakage(p[-1], moments, weight, leakage)
+    total = pf.predict_leakage(p[-1], moments, weight, leakage)
     b = 1 - pf.LEAKAGE_SMOOTHING
     w = b * (1 - b) ** np.arange(n - 1, -1, -1)[:, None]
     w = w / w.sum()
     mean_o, mean_p = (w * o).sum(0), (w * p).sum(0)
     slope = ((w * o * p).sum(0) - mean_o * mean_p) / ((w * p * p).sum(0) - mean_p**2)
     np.testing.assert_allclose(leakage, slope * p[-1], rtol=1e-9)
+    assert total == pytest.approx(leakage.sum(), rel=1e-12)
     assert np.all(np.abs(slope - 0.2) < 0.1)  # and it finds the true leakage
 
 

@@ -19,7 +19,7 @@ from echoless.aec.base import DIVERGENCE_SECONDS, PERSISTENT_RATIO
 from echoless.aec.delay import DelayWarning
 from echoless.aec.methods import STREAMING_METHODS
 from echoless.data import make_scene
-from echoless.metrics import erle
+from echoless.metrics import erle, si_snr
 
 RATE = 16000
 #: every streaming method with its linear stage alone, plus the default pipeline
@@ -278,8 +278,6 @@ def test_output_never_above_the_mic_for_longer_than_the_watch(name, options, see
 
 # ------------------------------------------------- the suppressor and a talker it cannot expect
 def _si_snr_after(seconds, reference, estimate):
-    from echoless.metrics import si_snr
-
     start = int(seconds * RATE)
     return si_snr(reference[start:], estimate[start:])
 

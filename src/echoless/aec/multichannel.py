@@ -407,8 +407,8 @@ class MultichannelPFDKF(PFDKF):
         self.mono = True
 
     def _reset_microphone(self, m: int) -> None:
-        """The watch found microphone ``m`` unsafe: clear its filter and its suppressor, as the base
-        class's reset does."""
+        """The watch found microphone ``m`` unsafe: clear its filter and its suppressor's recent
+        signal, as the base class's reset does."""
         self._weights[m] = 0.0
         self._diagonal[m] = self._prior
         self._cross[m] = 0.0

@@ -52,9 +52,9 @@ exponentially weighted moments, forgetting factor
           \qquad \hat\Phi^{\lambda}_{rr}(k) = \lambda(k)\,\Phi_{\hat e\hat e}(k),
 
 and :math:`c` becomes :math:`\max(c, \mu\,\hat\Phi^{\lambda}_{rr} / \Phi_{oo})`,
-with the overestimate :math:`\mu` = :data:`LEAKAGE_OVERESTIMATE` (8) while
-the far end dominates the frame and :data:`LEAKAGE_OVERESTIMATE_NEAR_END` (1)
-while the near end does. Noise and the near end are uncorrelated with the
+with the overestimate :math:`\mu` = :data:`LEAKAGE_OVERESTIMATE` (8) where
+the far end is shown to talk alone and :data:`LEAKAGE_OVERESTIMATE_NEAR_END`
+(1) elsewhere (see the near-end detector below). Noise and the near end are uncorrelated with the
 echo's power and drop out of the covariance. As with the coherence, only
 evidence above chance counts: :math:`\lambda` is used where the squared
 correlation of the two powers reaches :data:`CORRELATION_THRESHOLD` and
@@ -373,8 +373,8 @@ class ResidualEchoSuppressor:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal history, the spectral estimates and the noise floor; restart the
-        comfort noise's generator from ``seed``."""
+        """Forget the signal history, the spectral estimates, the noise floor, the near-end
+        detector and the leakage regression; restart the comfort noise's generator from ``seed``."""
         self.forget_signal()
         self._noise = np.full(self.frame_size + 1, np.inf)  # noise floor per bin; inf: not seen yet
         self._floor_power = np.zeros(self.frame_size + 1)  # |O|^2 smoothed by FLOOR_SMOOTHING
@@ -563,9 +563,9 @@ def suppress_frame(
     near_end = near_end_dominates(out_total, echo_total, noise_total + coherent_total, detector, ratio_rise, hangover)
     if not near_end:  # the near end would teach the regression its own power
         learn_leakage(powers[0], powers[1], leakage_moments, leakage_weight)
-    predict_leakage(powers[1], leakage_moments, leakage_weight, leakage)
+    leakage_total = predict_leakage(powers[1], leakage_moments, leakage_weight, leakage)
     # the far-end tuning needs positive evidence: the output no louder than what is known to be there
-    far_end_only = out_total <= FAR_END_ONLY_THRESHOLD * (np.sum(leakage) + noise_total + coherent_total)
+    far_end_only = out_total <= FAR_END_ONLY_THRESHOLD * (leakage_total + noise_total + coherent_total)
     overestimate = LEAKAGE_OVERESTIMATE if far_end_only and not near_end else LEAKAGE_OVERESTIMATE_NEAR_END
     coherence_weight = NEAR_END_COHERENCE_WEIGHT if near_end else 1.0
     for k in range(size + 1):
@@ -611,7 +611,7 @@ def near_end_dominates(
 ):  # pragma: no cover - compiled
     """Near-end dominance detector (see the module notes); ``detector`` (2,) holds the smallest
     output / echo-estimate power ratio seen (rising by at most ``ratio_rise`` a frame) and the
-    frames left in the current decision (``hangover`` after the last frame that made it)."""
+    frames left in the current decision (``hangover``, counting the frame that made it)."""
     if echo_total > 0.0:
         detector[0] = min(detector[0] * ratio_rise, out_total / echo_total)
     explained = noise_total + (detector[0] * echo_total if detector[0] < np.inf else 0.0)
@@ -642,12 +642,13 @@ def learn_leakage(out_powers, echo_powers, moments, weight):  # pragma: no cover
 def predict_leakage(echo_powers, moments, weight, leakage):  # pragma: no cover - compiled
     """Each bin's residual-echo power that follows its echo-estimate power ``echo_powers`` (B + 1,):
     the regression slope cov(O, P) / var(P), at most :data:`LEAKAGE_MAX`, times ``echo_powers``,
-    into ``leakage``. Zero where the covariance is not positive, the squared correlation is below
-    :data:`CORRELATION_THRESHOLD` or P's squared coefficient of variation below
-    :data:`VARIATION_MIN`; everywhere until the regression has learnt anything."""
+    into ``leakage``; returns its sum over the bins. Zero where the covariance is not positive, the
+    squared correlation is below :data:`CORRELATION_THRESHOLD` or P's squared coefficient of
+    variation below :data:`VARIATION_MIN`; everywhere until the regression has learnt anything."""
+    leakage[:] = 0.0
     if weight[0] <= 0.0:
-        leakage[:] = 0.0
-        return
+        return 0.0
+    total = 0.0
     norm = 1.0 / weight[0]  # unbiases the moments for their zero start
     for k in range(leakage.shape[0]):
         out_mean = moments[1, k] * norm
@@ -655,7 +656,6 @@ def predict_leakage(echo_powers, moments, weight, leakage):  # pragma: no cover 
         covariance = moments[0, k] * norm - out_mean * echo_mean
         out_variance = moments[2, k] * norm - out_mean * out_mean
         echo_variance = moments[4, k] * norm - echo_mean * echo_mean
-        leakage[k] = 0.0
         steady = echo_variance <= 0.0 or echo_variance < VARIATION_MIN * echo_mean * echo_mean
         if covariance <= 0.0 or out_variance <= 0.0 or steady:
             continue
@@ -663,3 +663,5 @@ def predict_leakage(echo_powers, moments, weight, leakage):  # pragma: no cover 
         # squared correlation as a product of two ratios: no 8th powers of the signal level
         if slope * (covariance / out_variance) >= CORRELATION_THRESHOLD:
             leakage[k] = min(LEAKAGE_MAX, slope) * echo_powers[k]
+            total += leakage[k]
+    return total
