@@ -63,7 +63,7 @@ from numpy.typing import ArrayLike
 from echoless._jit import kernel
 from echoless._frames import check_frame, raise_not_finite
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
-from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, biquad, design, steady_state
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, design, filter_frame, steady_state
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -435,12 +435,10 @@ def input_stage(mic, ref, sos, steady, states, started, inputs, levels, decay, s
         inputs[0] = mic
         inputs[1] = ref
     else:
-        if started[0] == 0.0:  # as if each signal had held its first sample forever (highpass notes)
-            states[0] = steady * mic[0]
-            states[1] = steady * ref[0]
-            started[0] = 1.0
-        biquad(sos, mic, inputs[0], states[0])
-        biquad(sos, ref, inputs[1], states[1])
+        start = started[0] == 0.0
+        filter_frame(sos, steady, mic, inputs[0], states[0], start)
+        filter_frame(sos, steady, ref, inputs[1], states[1], start)
+        started[0] = 1.0
     return 1 if track_level(inputs[0], inputs[1], levels, decay, smoothing) else 0
 
 

@@ -76,11 +76,9 @@ class HighPass:
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """The high-passed frame (a new float64 array of the same shape)."""
-        if not self._started:
-            self._state[:] = self._steady * frame[0]
-            self._started = True
         out = np.empty(len(frame))
-        biquad(self._sos, frame, out, self._state)
+        filter_frame(self._sos, self._steady, frame, out, self._state, not self._started)
+        self._started = True
         return out
 
 
@@ -117,3 +115,14 @@ def biquad(sos, frame, out, state):  # pragma: no cover - compiled
         out[i] = y
     state[0] = z0
     state[1] = z1
+
+
+@kernel
+def filter_frame(sos, steady, frame, out, state, start):  # pragma: no cover - compiled
+    """:func:`biquad` of ``frame`` into ``out``; when ``start``, the state first becomes ``steady``
+    (:func:`steady_state`) times the frame's first sample, as if the signal had held it forever
+    (see the module notes)."""
+    if start:
+        state[0] = steady[0] * frame[0]
+        state[1] = steady[1] * frame[0]
+    biquad(sos, frame, out, state)
