@@ -173,7 +173,8 @@ def random_scenes(n_scenes: int = 10, seed: int = 2026) -> dict[str, dict]:
         }
         kind = ("plain", "distortion", "clipping", "path change", "music")[i % 5]
         if kind == "distortion":
-            options["distortion"] = float(rng.choice([0.1, 0.2, 0.3]))
+            # the loudspeaker model allows at most 2/7 (beyond, its curve folds over)
+            options["distortion"] = float(rng.choice([0.1, 0.2, 0.25]))
         elif kind == "clipping":
             options["nonlinearity"] = float(rng.choice([1.0, 2.0, 3.0]))
         elif kind == "path change":
