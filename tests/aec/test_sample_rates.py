@@ -110,16 +110,9 @@ def test_latency_equals_measured_group_delay(rate, postfilter):
 def test_far_end_single_talk_erle_at_every_rate(scene):
     out = cancel(scene.mic, scene.ref, sample_rate=scene.sample_rate)
     single_talk = _segments(scene)["far_end_single_talk"]
-    # measured 22.7-24.5 dB over the 3.2 s: the comfort noise refills the floor estimate, which holds
-    # residual echo for its first ~2 s and counts as echo left (28-30 dB at a quarter of the floor,
-    # 34-40 without comfort noise)
-    assert erle(scene.mic[single_talk], out[single_talk]) > 20.0
-    # its last second, once the floor has settled: the output is the room's own background noise,
-    # within 3 dB (measured -2.7 to +1.2 dB; the echo is 41 dB above that noise)
-    rate = scene.sample_rate
-    last = slice(single_talk.stop - rate, single_talk.stop)
-    excess_db = 10 * np.log10(np.mean(out[last] ** 2) / np.mean(scene.noise[last] ** 2))
-    assert abs(excess_db) < 3.0
+    # measured 28.1-30.2 dB with the suppressor's comfort noise (33.8-39.8 without: the noise it
+    # refills counts as echo left)
+    assert erle(scene.mic[single_talk], out[single_talk]) > 25.0
 
 
 def test_double_talk_keeps_the_near_end_at_every_rate(scene):
@@ -192,14 +185,14 @@ def test_make_canceller_picks_the_design_for_each_rate():
     assert make_canceller("pfdkf", 16000).frame_size == 160 and LOW_BAND_RATE == 16000
 
 
-@pytest.mark.parametrize("method, bound", [("pfdkf", 20.0), ("pbfdaf", 15.0), ("nlms", 5.0)])
+@pytest.mark.parametrize("method, bound", [("pfdkf", 25.0), ("pbfdaf", 15.0), ("nlms", 5.0)])
 def test_every_streaming_method_runs_on_the_low_band(method, bound):
     scene = make_scene(6.0, sample_rate=48000, seed=1, rt60=0.3)
     canceller = make_canceller(method, 48000)
     assert isinstance(canceller, BandSplitCanceller) and canceller.low_band.sample_rate == 16000
     out = run_canceller(canceller, scene.mic, scene.ref)
     single_talk = _segments(scene)["far_end_single_talk"]
-    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 22.1 (comfort noise), 20.6, 8.3 dB
+    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 28.0 (comfort noise), 20.6, 8.3 dB
 
 
 def test_full_rate_lengths_map_onto_the_low_band():
