@@ -110,7 +110,7 @@ def test_latency_equals_measured_group_delay(rate, postfilter):
 def test_far_end_single_talk_erle_at_every_rate(scene):
     out = cancel(scene.mic, scene.ref, sample_rate=scene.sample_rate)
     single_talk = _segments(scene)["far_end_single_talk"]
-    # measured 28.1-30.2 dB with the suppressor's comfort noise (33.8-39.8 without: the noise it
+    # measured 27.9-29.9 dB with the suppressor's comfort noise (33.8-39.8 without: the noise it
     # refills counts as echo left)
     assert erle(scene.mic[single_talk], out[single_talk]) > 25.0
 
@@ -192,7 +192,7 @@ def test_every_streaming_method_runs_on_the_low_band(method, bound):
     assert isinstance(canceller, BandSplitCanceller) and canceller.low_band.sample_rate == 16000
     out = run_canceller(canceller, scene.mic, scene.ref)
     single_talk = _segments(scene)["far_end_single_talk"]
-    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 28.0 (comfort noise), 20.6, 8.3 dB
+    assert erle(scene.mic[single_talk], out[single_talk]) > bound  # measured 27.9 (comfort noise), 20.6, 8.3 dB
 
 
 def test_full_rate_lengths_map_onto_the_low_band():

@@ -204,9 +204,11 @@ class MultichannelPFDKF(PFDKF):
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             strength = self._postfilter.strength
+            # one comfort-noise seed per microphone: the same seed would give every microphone the
+            # same noise (correlated 0.99 between microphones, where the room's noise is not)
             self._postfilter = [
-                ResidualEchoSuppressor(self.frame_size, strength, sample_rate=self.sample_rate)
-                for _ in range(self.n_mic)
+                ResidualEchoSuppressor(self.frame_size, strength, sample_rate=self.sample_rate, seed=m)
+                for m in range(self.n_mic)
             ]
         self._mono_decay = 1.0 - min(1.0, self.frame_size / (MONO_SECONDS * self.sample_rate))
 
