@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from echoless.aec import PFDKF, MultichannelPFDKF, cancel, make_canceller
+from echoless.aec.multichannel import joint_kalman_update
 from echoless.aec.postfilter import ResidualEchoSuppressor
 from echoless.aec.streaming import run_canceller
-from echoless.aec.multichannel import joint_kalman_update
 from echoless.conv import convolve
 from echoless.data import make_scene
 

@@ -205,7 +205,7 @@ class MultichannelPFDKF(PFDKF):
 
             strength = self._postfilter.strength
             # one comfort-noise seed per microphone: the same seed would give every microphone the
-            # same noise (correlated 0.99 between microphones, where the room's noise is not)
+            # same noise (correlation 1.00 between microphones, where the room's noise has about 0)
             self._postfilter = [
                 ResidualEchoSuppressor(self.frame_size, strength, sample_rate=self.sample_rate, seed=m)
                 for m in range(self.n_mic)

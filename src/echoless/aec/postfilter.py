@@ -216,8 +216,8 @@ echo share, or by 0.3 s without echo estimate in the bin), and none while
 the near end dominates, gave st +0.04, dt other +0.03 and nst other +0.04;
 but floors 20-30 dB above the room's noise still got confirmed in
 reverberant, loud-echo rooms, and the detector's false alarms (8-12 % of
-far-end single-talk frames) made the comfort noise flutter, even faded over
-0.1 s. Not kept: the quarter stays.
+far-end single-talk frames on two such scenes) made the comfort noise
+flutter, even faded over 0.1 s. Not kept: the quarter stays.
 
 The leakage estimate and the near-end detector, at strength 1.5 with
 comfort noise 1/4, on the same tuning scenes, with the median st echo MOS
