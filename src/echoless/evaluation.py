@@ -65,13 +65,14 @@ def timed_cancel(
     Cancellation
     """
     canceller = None
-    if check_method(method).streaming and np.ndim(mic) == np.ndim(ref) == 1:
+    streaming = check_method(method).streaming
+    if streaming and np.ndim(mic) == np.ndim(ref) == 1:
         # built here, not inside cancel(), to read its clock-drift estimate afterwards
         # (multichannel signals go through cancel(), which builds the multichannel class)
         mic, ref = as_signal(mic, "mic"), as_signal(ref, "ref")
         check_same_length(mic, ref, "mic", "ref")
         canceller = make_canceller(method, sample_rate, **options)
-    elif not check_method(method).streaming:
+    elif not streaming:
         import echoless.experiment  # noqa: F401  (torch takes seconds, once)
     start = time.perf_counter()
     if canceller is None:
