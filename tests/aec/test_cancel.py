@@ -53,7 +53,7 @@ def test_postfilter_latency_is_compensated():
     rng = np.random.default_rng(1)
     near = rng.standard_normal(1000)
     ref = np.zeros(1000)  # no echo at all: the output must be the mic itself, aligned
-    out = cancel(near, ref, method="pfdkf", frame_size=128, filter_length=256, postfilter=1.0, highpass_hz=0)
+    out = cancel(near, ref, method="pfdkf", frame_size=128, filter_length=256, postfilter=1.0, highpass_hz=0, low_cut_hz=0)
     np.testing.assert_allclose(out, near, atol=1e-10)
     assert PBFDAF(frame_size=128, postfilter=1.0).latency == 128
     assert PBFDAF(frame_size=128, postfilter=0).latency == 0

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.signal import butter, freqs
 
 from echoless.aec import postfilter as pf
 from echoless.aec import PFDKF, ResidualEchoSuppressor
@@ -14,10 +15,10 @@ def _run(suppressor, output, echo_estimate):
     )
 
 
-def test_without_echo_it_is_a_one_frame_delay():
+def test_without_echo_and_low_cut_it_is_a_one_frame_delay():
     rng = np.random.default_rng(0)
     near = rng.standard_normal(64 * 20)
-    out = _run(ResidualEchoSuppressor(64, strength=1.0), near, np.zeros_like(near))
+    out = _run(ResidualEchoSuppressor(64, strength=1.0, low_cut_hz=0), near, np.zeros_like(near))
     np.testing.assert_allclose(out[64:], near[:-64], atol=1e-12)
 
 
@@ -58,7 +59,7 @@ def test_unrelated_near_end_passes_nearly_unchanged():
     rng = np.random.default_rng(4)
     n = 64 * 200
     near = rng.standard_normal(n)
-    out = _run(ResidualEchoSuppressor(64, strength=1.0), near, rng.standard_normal(n))
+    out = _run(ResidualEchoSuppressor(64, strength=1.0, low_cut_hz=0), near, rng.standard_normal(n))
     assert 10 * np.log10(np.sum((out[64:] - near[:-64]) ** 2) / np.sum(near[:-64] ** 2)) < -20
 
 
@@ -73,7 +74,7 @@ def test_near_end_single_talk_with_silent_reference_passes_unchanged():
     path = 0.5 * rng.standard_normal(128) * np.exp(-np.arange(128) / 20)
     near = np.concatenate([np.zeros(half), 0.3 * rng.standard_normal(half)])
     mic = np.convolve(ref, path)[: len(ref)] + near
-    canceller = PFDKF(frame_size=size, filter_length=256, postfilter=1.0, highpass_hz=0, delay=0)
+    canceller = PFDKF(frame_size=size, filter_length=256, postfilter=1.0, highpass_hz=0, delay=0, low_cut_hz=0)
     out = np.concatenate([canceller.process(mic[i : i + size], ref[i : i + size]) for i in range(0, len(mic), size)])
     aligned = out[canceller.latency :]
     settled = slice(half + 256 + 70 * size, len(aligned))
@@ -95,7 +96,8 @@ def test_bad_frames_are_named(args, error, message):
 
 
 def _suppressor_reference(output, echo_estimate, residual_power, strength, size, sample_rate=16000, seed=0):
-    """The suppressor written from the module equations with whole-signal numpy STFTs.
+    """The suppressor written from the module equations with whole-signal numpy STFTs; the low cut
+    is scipy's analog 2nd-order Butterworth high-pass at LOW_CUT_HZ, its magnitude at the bins.
 
     Returns the output and, per frame, whether the near end dominated, whether any bin had a
     leakage estimate and whether the far-end overestimate applied (so a test can check that its
@@ -106,7 +108,9 @@ def _suppressor_reference(output, echo_estimate, residual_power, strength, size,
     padded = [np.concatenate([np.zeros(size), x]) for x in (output, echo_estimate)]
     n_frames = len(output) // size
     frames = [np.stack([x[i * size : i * size + 2 * size] * window for i in range(n_frames)]) for x in padded]
-    out_spectra, echo_spectra = (np.fft.rfft(f, axis=1) for f in frames)
+    frequencies = np.arange(size + 1) * sample_rate / (2 * size)
+    low_cut = np.abs(freqs(*butter(2, 2 * np.pi * pf.LOW_CUT_HZ, "highpass", analog=True), 2 * np.pi * frequencies)[1])
+    out_spectra, echo_spectra = (np.fft.rfft(f, axis=1) * low_cut for f in frames)
     powers, cross, residual = np.zeros((2, size + 1)), np.zeros(size + 1, complex), np.zeros(size + 1)
     noise, floor_power = np.full(size + 1, np.inf), np.zeros(size + 1)
     rise = 10 ** (pf.NOISE_RISE_DB_PER_SECOND * size / sample_rate / 10)
@@ -395,7 +399,9 @@ def test_digital_silence_teaches_no_floor():
     assert np.all(np.isinf(suppressor._noise))
     noise = np.random.default_rng(9).standard_normal(size * 40)
     _run(suppressor, noise, np.zeros_like(noise))
-    assert np.all(np.isfinite(suppressor._noise)) and np.all(suppressor._noise > 0)
+    # but for the DC bin, which the low cut zeroes: it never holds anything to learn from
+    assert np.all(np.isinf(suppressor._noise[:1]))
+    assert np.all(np.isfinite(suppressor._noise[1:])) and np.all(suppressor._noise[1:] > 0)
 
 
 @pytest.mark.parametrize("scale", [2.0**-15, 2.0**20, 1e-3, 3e4])

@@ -63,7 +63,7 @@ from numpy.typing import ArrayLike
 from echoless._jit import kernel
 from echoless._frames import check_frame, raise_not_finite
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
-from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, design, filter_frame, steady_state
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, HighPassUndo, design, filter_frame, steady_state
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -109,7 +109,13 @@ class StreamingCanceller:
         output lags the input by one frame.
     highpass_hz : float
         Cut-off of the input high-pass on both signals
-        (:class:`echoless.aec.highpass.HighPass`), default 20 Hz; ``0`` turns it off.
+        (:class:`echoless.aec.highpass.HighPass`), default 10 Hz; ``0`` turns it off.
+    low_cut_hz : float, optional
+        Cut-off of the suppressor's zero-phase low cut on the output
+        (:func:`echoless.aec.postfilter.low_cut_gains`), default
+        :data:`echoless.aec.postfilter.LOW_CUT_HZ` (80 Hz); ``0`` turns it
+        off. Applied by the suppressor: with ``postfilter=0`` the output is
+        the linear filter's, not shaped.
     drift_compensation : bool
         With ``delay="auto"``: estimate the clock drift between reference and
         microphone and resample the reference to follow it
@@ -145,6 +151,7 @@ class StreamingCanceller:
         delay: int | str = "auto",
         postfilter: float = 1.5,
         highpass_hz: float = DEFAULT_CUTOFF_HZ,
+        low_cut_hz: float | None = None,
         drift_compensation: bool = False,
         adapt: bool = True,
         initial_filter: ArrayLike | None = None,
@@ -183,9 +190,17 @@ class StreamingCanceller:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
             self._postfilter = ResidualEchoSuppressor(
-                self.frame_size, strength=strength, sample_rate=self.sample_rate
+                self.frame_size, strength=strength, sample_rate=self.sample_rate,
+                **({} if low_cut_hz is None else {"low_cut_hz": low_cut_hz}),
             )
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
+        # with the suppressor's zero-phase low cut in charge of the output's low end, the output
+        # stage undoes the input high-pass, whose phase would otherwise cost the near end
+        self._undo = (
+            HighPassUndo(self.sample_rate, self.highpass_hz)
+            if self._postfilter is not None and self._postfilter.low_cut_hz > 0 and self.highpass_hz > 0
+            else None
+        )
         # one second-order section for both signals, its states, and the high-passed frames
         self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
         self._highpass_steady = steady_state(self._highpass) if self.highpass_hz > 0 else np.empty(0)
@@ -242,12 +257,16 @@ class StreamingCanceller:
         elif self._delay_line is not None:
             ref = self._delay_line.process(ref)
         out, echo_estimate, residual_power = self._cancel(mic, ref)
+        if self._undo is not None:
+            out, echo_estimate = self._undo.process(out, 0), self._undo.process(echo_estimate, 1)
         if self._postfilter is not None:
             filtered, finite = self._postfilter._process(out, echo_estimate, residual_power)  # frames checked
             if finite:
                 out = filtered
             else:  # its spectra overflowed (input near 1e150)
                 self._postfilter.reset()
+                if self._undo is not None:
+                    self._undo.reset()
                 self.n_resets += 1
         self.n_frames += 1
         return out
@@ -367,6 +386,8 @@ class StreamingCanceller:
         self._watch = np.zeros(3)
         self._levels = np.zeros(3)
         self._highpass_started[:] = 0.0
+        if self._undo is not None:
+            self._undo.reset()
         self._adapting = self.adapt
         self.n_frames = 0
 

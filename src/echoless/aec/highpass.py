@@ -37,6 +37,9 @@ from echoless._validation import check_positive_float
 
 #: Default cut-off of the input high-pass, Hz (-3 dB; 12 dB per octave below; see the module notes).
 DEFAULT_CUTOFF_HZ = 20.0
+#: :class:`HighPassUndo` leaves a DC blocker at the high-pass's cut-off over this ratio: it then
+#: amplifies nothing by more than its square (24 dB; see the module notes).
+UNDO_RATIO = 4.0
 
 
 class HighPass:
@@ -80,6 +83,56 @@ class HighPass:
         filter_frame(self._sos, self._steady, frame, out, self._state, not self._started)
         self._started = True
         return out
+
+
+class HighPassUndo:
+    r"""Undoes the input high-pass on the canceller's output, down to a DC blocker.
+
+    The output stage of a canceller whose suppressor applies the zero-phase
+    low cut (see the module notes): each signal goes through
+    :math:`C(z) = A(z) / \big(g\,(1 - \rho z^{-1})^2\big)`, where
+    :math:`H(z) = g\,(1 - z^{-1})^2 / A(z)` is the high-pass of
+    :func:`design` and :math:`\rho = e^{-2\pi f_0 / f_s}`, :math:`f_0` the cut-off over
+    :data:`UNDO_RATIO`, so that :math:`C H = (1 - z^{-1})^2 / (1 - \rho z^{-1})^2`:
+    a DC blocker with its double pole at :math:`f_0` (the exact inverse would
+    have it on the unit circle).
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sampling rate in Hz.
+    cutoff_hz : float
+        Cut-off of the high-pass to undo, below ``sample_rate / 2``.
+    n_signals : int
+        Signals undone, each with its own state (default 2: output and echo estimate).
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff_hz`` is not below ``sample_rate / 2``.
+    """
+
+    def __init__(self, sample_rate: int, cutoff_hz: float, n_signals: int = 2) -> None:
+        pole = np.exp(-2 * np.pi * cutoff_hz / UNDO_RATIO / sample_rate)
+        self._sos = undo_design(design(sample_rate, cutoff_hz), pole)
+        self._states = np.zeros((n_signals, 2))
+
+    def reset(self) -> None:
+        """Forget the signals' history."""
+        self._states[:] = 0.0
+
+    def process(self, frame: np.ndarray, signal_index: int) -> np.ndarray:
+        """Signal ``signal_index``'s next frame, undone (a new float64 array of the same shape)."""
+        out = np.empty(len(frame))
+        biquad(self._sos, frame, out, self._states[signal_index])
+        return out
+
+
+def undo_design(highpass: np.ndarray, pole: float) -> np.ndarray:
+    """The section (6,) of :class:`HighPassUndo` for the high-pass section ``highpass`` (6,)
+    (:func:`design`, numerator ``g (1, -2, 1)``), its double pole at ``pole`` (< 1)."""
+    gain = highpass[0]
+    return np.array([1.0, highpass[4], highpass[5], gain, -2.0 * pole * gain, pole * pole * gain]) / gain
 
 
 def steady_state(sos: np.ndarray) -> np.ndarray:

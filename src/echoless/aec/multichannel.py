@@ -149,7 +149,7 @@ class MultichannelPFDKF(PFDKF):
     **options
         ``delay`` (one delay common to all paths, estimated on the first
         microphone and the reference mix), ``postfilter`` (one suppressor
-        per microphone), ``highpass_hz`` (on every channel), ``adapt``,
+        per microphone), ``low_cut_hz``, ``highpass_hz`` (on every channel), ``adapt``,
         ``divergence_ratio`` (watched per microphone): as for
         :class:`~echoless.aec.base.StreamingCanceller`. ``initial_filter``
         is not supported.
@@ -193,7 +193,7 @@ class MultichannelPFDKF(PFDKF):
         self.detect_mono = bool(detect_mono) and self.n_ref > 1
         super().__init__(sample_rate, frame_size, filter_length, filter_ms, **options)
         # the base class built one high-pass pair and one suppressor: one per channel instead
-        from echoless.aec.highpass import HighPass
+        from echoless.aec.highpass import HighPass, HighPassUndo
 
         self._channel_highpass = (
             [HighPass(self.sample_rate, self.highpass_hz) for _ in range(self.n_ref + self.n_mic)]
@@ -203,13 +203,17 @@ class MultichannelPFDKF(PFDKF):
         if self._postfilter is not None:
             from echoless.aec.postfilter import ResidualEchoSuppressor
 
-            strength = self._postfilter.strength
+            strength, low_cut_hz = self._postfilter.strength, self._postfilter.low_cut_hz
             # one comfort-noise seed per microphone: the same seed would give every microphone the
             # same noise (correlation 1.00 between microphones, where the room's noise has about 0)
             self._postfilter = [
-                ResidualEchoSuppressor(self.frame_size, strength, sample_rate=self.sample_rate, seed=m)
+                ResidualEchoSuppressor(
+                    self.frame_size, strength, sample_rate=self.sample_rate, seed=m, low_cut_hz=low_cut_hz
+                )
                 for m in range(self.n_mic)
             ]
+        # as in the base class: output and echo estimate of each microphone
+        self._undo = HighPassUndo(self.sample_rate, self.highpass_hz, 2 * self.n_mic) if self._undo else None
         self._mono_decay = 1.0 - min(1.0, self.frame_size / (MONO_SECONDS * self.sample_rate))
 
     # ----------------------------------------------------------------- protocol
@@ -282,11 +286,15 @@ class MultichannelPFDKF(PFDKF):
             for m, suppressor in enumerate(self._postfilter):
                 residual = self._residual[m] if self.adapt and safe[m] else None
                 echo = self._echo_estimates[m] if safe[m] else self._silence
+                if self._undo is not None:
+                    outs[m], echo = self._undo.process(outs[m], 2 * m), self._undo.process(echo, 2 * m + 1)
                 filtered, finite = suppressor._process(outs[m], echo, residual)  # frames checked
                 if finite:
                     outs[m] = filtered
                 else:  # its spectra overflowed (input near 1e150)
                     suppressor.reset()
+                    if self._undo is not None:
+                        self._undo.reset()
                     self.n_resets += 1
         self.n_frames += 1
         return np.ascontiguousarray(outs.T)

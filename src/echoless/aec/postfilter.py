@@ -315,6 +315,8 @@ FAR_END_ONLY_THRESHOLD = 2.0
 #: Largest leakage of a bin, relative to its echo-estimate power (12 dB): more is not that echo's
 #: leakage (the window sidelobes of a cadenced tone otherwise correlate with a talker by chance).
 LEAKAGE_MAX = 16.0
+#: Default cut-off of the suppressor's low cut, Hz (-3 dB; zero phase; see the module notes).
+LOW_CUT_HZ = 80.0
 #: Weight of the coherent residual-echo share while the near end dominates.
 NEAR_END_COHERENCE_WEIGHT = 0.5
 
@@ -340,12 +342,16 @@ class ResidualEchoSuppressor:
         Seed (>= 0) of the comfort noise's random phases; :meth:`reset`
         restarts it, so a run is reproducible and independent of the signal
         level.
+    low_cut_hz : float
+        -3 dB cut-off of the zero-phase low cut on the output, default
+        :data:`LOW_CUT_HZ` (80 Hz); 0 turns it off (see the module notes).
 
     Raises
     ------
     TypeError, ValueError
         For a non-integer or non-positive ``frame_size`` or ``sample_rate``,
-        a ``strength`` that is not finite and > 0, or a negative ``seed``.
+        a ``strength`` that is not finite and > 0, a negative ``seed``, or a
+        ``low_cut_hz`` that is negative or not below ``sample_rate / 2``.
 
     Examples
     --------
@@ -363,12 +369,18 @@ class ResidualEchoSuppressor:
         sample_rate: int = 16000,
         comfort_noise: bool = True,
         seed: int = 0,
+        low_cut_hz: float = LOW_CUT_HZ,
     ) -> None:
         self.frame_size = check_positive_int(frame_size, "frame_size")
         self.strength = check_positive_float(strength, "strength")
         self.sample_rate = check_positive_int(sample_rate, "sample_rate")
         self.comfort_noise = bool(comfort_noise)
         self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.low_cut_hz = check_positive_float(low_cut_hz, "low_cut_hz", allow_zero=True)
+        if self.low_cut_hz >= self.sample_rate / 2:
+            nyquist = self.sample_rate / 2
+            raise ValueError(f"low_cut_hz={self.low_cut_hz:g} must be below the Nyquist frequency {nyquist:g} Hz")
+        self._low_cut = low_cut_gains(self.frame_size, self.sample_rate, self.low_cut_hz)
         self.floor = 10.0 ** (self.strength * FLOOR_DB / 20.0)
         size = self.frame_size
         self._window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * size) / (2 * size)))
@@ -488,6 +500,7 @@ class ResidualEchoSuppressor:
             self._leakage,
             self._rng_state,
             self._phasors,
+            self._low_cut,
             (
                 self.strength, self.floor, self._rise, self._correction(), self._comfort,
                 self._ratio_rise, self._hangover,
@@ -495,6 +508,30 @@ class ResidualEchoSuppressor:
             result,
         )
         return result, finite
+
+
+def low_cut_gains(frame_size: int, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    r"""The low cut's real gain per bin of the suppressor's spectrum (see the module notes).
+
+    Parameters
+    ----------
+    frame_size : int
+        Hop ``B``; the spectrum has ``B + 1`` bins, ``sample_rate / (2 B)`` Hz apart.
+    sample_rate : int
+        Hz.
+    cutoff_hz : float
+        -3 dB cut-off in Hz; 0 for no low cut (all gains 1).
+
+    Returns
+    -------
+    numpy.ndarray, shape (frame_size + 1,)
+        :math:`|H(f_k)|` of the 2nd-order Butterworth high-pass,
+        :math:`(f/f_c)^2 / \sqrt{1 + (f/f_c)^4}`: its magnitude, without its phase.
+    """
+    if cutoff_hz == 0:
+        return np.ones(frame_size + 1)
+    ratio = (np.arange(frame_size + 1) * sample_rate / (2 * frame_size) / cutoff_hz) ** 2
+    return ratio / np.sqrt(1.0 + ratio**2)
 
 
 #: Comfort-noise phases are drawn from this many steps of the circle (a table look-up, no trig per bin).
@@ -526,7 +563,8 @@ def next_phase(state):  # pragma: no cover - compiled
 @kernel
 def suppress_frame(
     output, echo_estimate, residual_power, use_residual, window, buffers, powers, cross, residual, tail, noise,
-    floor_power, coherent, detector, leakage_moments, leakage_weight, leakage, rng_state, phasors, settings, result,
+    floor_power, coherent, detector, leakage_moments, leakage_weight, leakage, rng_state, phasors, low_cut, settings,
+    result,
 ):  # pragma: no cover - compiled
     """One frame of the suppressor (see the module notes); ``result`` (B,) receives the output.
 
@@ -556,8 +594,9 @@ def suppress_frame(
     buffers[:, :size] = buffers[:, size:]
     buffers[0, size:] = output
     buffers[1, size:] = echo_estimate
-    out_spectrum = np.fft.rfft(buffers[0] * window)
-    echo_spectrum = np.fft.rfft(buffers[1] * window)
+    # the low cut first: what it removes (rumble, hum) is then neither output nor echo to the estimates
+    out_spectrum = np.fft.rfft(buffers[0] * window) * low_cut
+    echo_spectrum = np.fft.rfft(buffers[1] * window) * low_cut
     out_total = 0.0  # broadband smoothed powers of the output and of the echo estimate
     echo_total = 0.0
     noise_total = 0.0
