@@ -31,7 +31,10 @@ safety net:
 The input stage, before any of that (on by default):
 
 * a high-pass on both signals (:class:`~echoless.aec.highpass.HighPass`,
-  ``highpass_hz``), so that DC offsets and rumble never reach the filter;
+  ``highpass_hz``), so that DC offsets and rumble never reach the filter
+  (with the suppressor on, the output stage undoes it before the
+  suppressor, whose zero-phase low cut then shapes the low end:
+  :class:`~echoless.aec.highpass.HighPassUndo`);
 * a running *level*: the peak power of the input, decaying by
   :data:`LEVEL_RELEASE_DB_PER_SECOND`. Every threshold of every canceller
   (regularisation, silence, start-up gates) is relative to it, so the
