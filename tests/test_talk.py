@@ -32,8 +32,10 @@ def test_detection_finds_far_end_single_talk_in_simulated_scenes(seed, ser_db, d
 
 def test_erle_where_the_far_end_talks_alone_is_close_to_the_timeline_value():
     """The demo's synthetic data: the whole-file ratio reads 3.7 dB with the old default and far
-    below the truth with this one; detection reads within 7 dB below the ERLE over the true
-    far-end single-talk segment (measured 32.9 against 39.1 dB: a little double talk leaks in)."""
+    below the truth with this one; detection reads within 8.5 dB below the ERLE over the true
+    far-end single-talk segment (measured 33.3 against 41.2 dB: a little double talk leaks in, and
+    the more echo the canceller removes, the more those frames weigh; 32.9 against 39.1 dB before
+    the suppressor's low cut)."""
     synth = default_dataset()["synth"]
     out = cancel(synth.mic, synth.ref)
     timeline = synth.meta.get("timeline") or synth.meta["scene"]["timeline"]
@@ -41,7 +43,7 @@ def test_erle_where_the_far_end_talks_alone_is_close_to_the_timeline_value():
     detected = far_end_erle(synth.mic, out, synth.ref, RATE)
     whole = 10 * np.log10(np.sum(synth.mic**2) / np.sum(out**2))
     assert detected.detected and not truth.detected
-    assert truth.erle_db - 7.0 < detected.erle_db < truth.erle_db + 1.0, (detected, truth)
+    assert truth.erle_db - 8.5 < detected.erle_db < truth.erle_db + 1.0, (detected, truth)
     assert detected.erle_db > whole + 10.0
     assert detected.seconds > 3.0
 
