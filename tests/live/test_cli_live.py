@@ -112,7 +112,7 @@ def test_live_session_on_a_fake_card_writes_wavs_and_a_report(fake_card, tmp_pat
     assert report["added_latency_ms"] == pytest.approx(319 / 16)
     # the 15 ms the card hid (5 ms beyond its report, the 10 ms margin) found by the delay search, less its 5 ms margin
     assert report["canceller_delay_ms"] == pytest.approx(10.0, abs=1.0)
-    assert report["erle_db"] > 18.0  # measured 21.2 dB over the whole 3 s, the delay search locking after 2 s
+    assert report["erle_db"] > 18.0  # measured 24.0 dB over the whole 3 s, the delay search locking after 2 s
     assert f"ERLE {report['erle_db']:.1f} dB" in printed and "underruns 0, overruns 0" in printed
     np.testing.assert_allclose(mic[FakeStream.OFFSET + 64 :], np.convolve(ref, FakeStream.PATH)[64 : len(ref) - FakeStream.OFFSET],
                                atol=1e-3)  # the card heard what was played

@@ -79,7 +79,7 @@ def test_cancels_the_echo_and_keeps_the_near_end(warm_default):
     out = run.out[lag:]
     mic = run.mic[: len(out)]
     last = slice(4 * SAMPLE_RATE, None)  # far-end single talk after the double talk
-    assert erle(mic[last], out[last]) > 24.0  # measured 39.7 dB
+    assert erle(mic[last], out[last]) > 30.0  # measured 48.3 dB
     # the acoustic delay (20 ms) found on top of the device latency, less the delay search's 5 ms margin
     assert 160 <= live.canceller.delay <= 320
     double_talk = slice(int(2.5 * SAMPLE_RATE), int(3.5 * SAMPLE_RATE))
@@ -104,7 +104,7 @@ def test_playback_stall_counts_underruns_and_recovers(warm_default):
     assert 0.2 * SAMPLE_RATE < stats.missing_samples <= stall[1]
     assert len(run.out) == len(run.mic) and np.isfinite(run.out).all()
     last = slice(5 * SAMPLE_RATE, None)
-    assert erle(run.mic[: len(run.mic) - live.latency][last], run.out[live.latency :][last]) > 25.0  # measured 36.5 dB
+    assert erle(run.mic[: len(run.mic) - live.latency][last], run.out[live.latency :][last]) > 30.0  # measured 45.8 dB
 
 
 def test_capture_stall_overruns_a_small_fifo_and_counts_the_loss():
