@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.signal import butter, freqs
 
 from echoless.aec import postfilter as pf
-from echoless.aec import PFDKF, ResidualEchoSuppressor
+from echoless.aec import PFDKF, ResidualEchoSuppressor, cancel
 
 
 def _run(suppressor, output, echo_estimate):
@@ -34,12 +34,30 @@ def test_without_echo_and_low_cut_it_is_a_one_frame_delay():
     cutoff_hz=st.floats(min_value=1.0, max_value=3000.0),
 )
 def test_low_cut_is_the_butterworth_magnitude(frame_size, sample_rate, cutoff_hz):
-    # against scipy's analog 2nd-order Butterworth high-pass, at the bins' frequencies
+    # against scipy's analog 2nd-order Butterworth high-pass, at the bins' frequencies, where the
+    # bins resolve the cut (at most LOW_CUT_RESOLUTION times the cut-off apart); no cut elsewhere
     frequencies = np.arange(frame_size + 1) * sample_rate / (2 * frame_size)
     analog = butter(2, 2 * np.pi * cutoff_hz, "highpass", analog=True)
-    want = np.abs(freqs(*analog, 2 * np.pi * frequencies)[1])
+    resolved = frequencies[1] <= pf.LOW_CUT_RESOLUTION * cutoff_hz
+    want = np.abs(freqs(*analog, 2 * np.pi * frequencies)[1]) if resolved else np.ones(frame_size + 1)
     np.testing.assert_allclose(pf.low_cut_gains(frame_size, sample_rate, cutoff_hz), want, rtol=1e-12, atol=1e-300)
     np.testing.assert_array_equal(pf.low_cut_gains(frame_size, sample_rate, 0.0), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "tolerance_db"), [(40.0, 2.0), (60.0, 0.6), (80.0, 0.8), (100.0, 0.3), (200.0, 0.05), (1000.0, 0.01)]
+)
+def _tone_through_the_low_cut(frequency, size, rate=16000):
+    """A 2 s tone through the suppressor without echo: (gain against the Butterworth magnitude in dB,
+    error of the output against the scaled, unshifted tone in dB), over the last 1.5 s."""
+    x = np.sin(2 * np.pi * frequency * np.arange(2 * rate) / rate)
+    out = _run(ResidualEchoSuppressor(size, sample_rate=rate), x, np.zeros_like(x))[size : len(x)]
+    steady = slice(rate // 2, len(out))
+    tone, got = x[: len(out)][steady], out[steady]
+    gain = np.std(got) / np.std(tone)
+    ratio = (frequency / pf.LOW_CUT_HZ) ** 2
+    off_db = 20 * np.log10(gain * np.sqrt(1 + ratio**2) / ratio)  # against the Butterworth magnitude
+    return off_db, 10 * np.log10(np.sum((got - gain * tone) ** 2) / np.sum(got**2))
 
 
 @pytest.mark.parametrize(
@@ -52,22 +70,53 @@ def test_low_cut_passes_tones_in_phase(frequency, tolerance_db):
     The gain is the Butterworth magnitude to within the window's resolution (50 Hz bins: 1.8 dB
     off at 40 Hz, 0.7 at 80, 0.02 at 200, measured); the in-phase error, measured -22.5 dB at
     40 Hz, -42 at 80 and -100 at 1 kHz."""
-    rate, size = 16000, 160
-    x = np.sin(2 * np.pi * frequency * np.arange(2 * rate) / rate)
-    out = _run(ResidualEchoSuppressor(size), x, np.zeros_like(x))[size:]
-    steady = slice(rate // 2, len(out))
-    tone, got = x[: -size][steady], out[steady]
-    gain = np.std(got) / np.std(tone)
-    assert abs(20 * np.log10(gain / pf.low_cut_gains(1, 2 * frequency, pf.LOW_CUT_HZ)[1])) < tolerance_db
-    in_phase_error_db = 10 * np.log10(np.sum((got - gain * tone) ** 2) / np.sum(got**2))
+    off_db, in_phase_error_db = _tone_through_the_low_cut(frequency, 160)
+    assert abs(off_db) < tolerance_db
     assert in_phase_error_db < (-20.0 if frequency < pf.LOW_CUT_HZ else -40.0), in_phase_error_db
+
+
+@pytest.mark.parametrize(
+    ("size", "tolerances_db", "in_phase_db"),
+    [(64, (1.9, 0.3, 0.01), -15.0), (320, (0.2, 0.05, 0.01), -35.0)],  # at 100 Hz, 200 Hz, 1 kHz
+)
+def test_low_cut_at_other_frame_sizes(size, tolerances_db, in_phase_db):
+    """Bins of 125 Hz (64-sample frames) and 25 Hz (320): the cut still follows the Butterworth
+    magnitude, looser where the bins are wider (measured off by 1.26 / 0.19 / 0.00 dB at 100 Hz,
+    200 Hz, 1 kHz with 64 samples, 0.10 / 0.004 / 0.00 with 320; in-phase errors -21 dB and below,
+    and -44 dB and below)."""
+    for frequency, tolerance_db in zip((100.0, 200.0, 1000.0), tolerances_db):
+        off_db, in_phase_error_db = _tone_through_the_low_cut(frequency, size)
+        assert abs(off_db) < tolerance_db and in_phase_error_db < in_phase_db, (frequency, off_db, in_phase_error_db)
+
+
+def test_frames_too_short_for_the_low_cut_leave_it_off():
+    """Bins more than LOW_CUT_RESOLUTION times the cut-off apart cannot shape it (zeroing the DC
+    bin would take its whole main lobe: 16-sample frames cut a 200 Hz tone by 7.9 dB): the cut is
+    off, and so is the undone input high-pass, so the pipeline is exactly the one without them."""
+    widest = int(np.ceil(16000 / (2 * pf.LOW_CUT_RESOLUTION * pf.LOW_CUT_HZ)))  # 50 samples at 16 kHz
+    assert not ResidualEchoSuppressor(widest - 1).low_cut_active
+    assert ResidualEchoSuppressor(widest).low_cut_active
+    rng = np.random.default_rng(5)
+    mic, ref = rng.standard_normal((2, 16000))
+    mic += np.convolve(ref, [0.0, 0.5, -0.3])[:16000]
+    for size in (16, 32, widest - 1):
+        np.testing.assert_array_equal(
+            cancel(mic, ref, frame_size=size), cancel(mic, ref, frame_size=size, low_cut_hz=0)
+        )
 
 
 def test_low_cut_is_checked():
     with pytest.raises(ValueError, match="low_cut_hz must be finite and >= 0"):
         ResidualEchoSuppressor(64, low_cut_hz=-1.0)
-    with pytest.raises(ValueError, match="low_cut_hz=8000 must be below the Nyquist frequency 8000 Hz"):
+    with pytest.raises(ValueError, match="low_cut_hz must be finite and >= 0"):
+        pf.low_cut_gains(64, 16000, float("nan"))
+    message = "low_cut_hz=8000 must be below 8000 Hz, the Nyquist frequency of the 16000 Hz band"
+    with pytest.raises(ValueError, match=message):
         ResidualEchoSuppressor(64, sample_rate=16000, low_cut_hz=8000.0)
+    with pytest.raises(ValueError, match=message):  # checked even without the suppressor
+        cancel(np.zeros(1600), np.zeros(1600), postfilter=0, low_cut_hz=8000.0)
+    with pytest.raises(ValueError, match=message):  # 48 kHz: the suppressor works on the 16 kHz low band
+        cancel(np.zeros(4800), np.zeros(4800), sample_rate=48000, low_cut_hz=8000.0)
 
 
 def test_suppresses_residual_echo_and_keeps_uncorrelated_near_end():
@@ -158,6 +207,8 @@ def _suppressor_reference(output, echo_estimate, residual_power, strength, size,
     frames = [np.stack([x[i * size : i * size + 2 * size] * window for i in range(n_frames)]) for x in padded]
     frequencies = np.arange(size + 1) * sample_rate / (2 * size)
     low_cut = np.abs(freqs(*butter(2, 2 * np.pi * pf.LOW_CUT_HZ, "highpass", analog=True), 2 * np.pi * frequencies)[1])
+    if frequencies[1] > pf.LOW_CUT_RESOLUTION * pf.LOW_CUT_HZ:  # bins too wide to resolve the cut: none
+        low_cut[:] = 1.0
     out_spectra, echo_spectra = (np.fft.rfft(f, axis=1) * low_cut for f in frames)
     powers, cross, residual = np.zeros((2, size + 1)), np.zeros(size + 1, complex), np.zeros(size + 1)
     noise, floor_power = np.full(size + 1, np.inf), np.zeros(size + 1)
@@ -259,7 +310,9 @@ def test_compiled_frames_match_the_numpy_equations(with_residual):
     near = _talk(rng, n_frames, size, scale=3.0) * (np.arange(size * n_frames) > size * n_frames // 2)
     output = 0.3 * echo_estimate + 0.5 * leak + near + 0.01 * rng.standard_normal(size * n_frames)
     residual_power = rng.uniform(0, 50, (n_frames, size + 1)) if with_residual else None
-    suppressor = ResidualEchoSuppressor(size, strength=1.3)
+    # 8 kHz: 125 Hz bins, which resolve the 80 Hz low cut, so it is exercised too
+    suppressor = ResidualEchoSuppressor(size, strength=1.3, sample_rate=8000)
+    assert suppressor.low_cut_active
     got = np.concatenate([
         suppressor.process(
             output[i * size : (i + 1) * size],
@@ -268,7 +321,7 @@ def test_compiled_frames_match_the_numpy_equations(with_residual):
         )
         for i in range(n_frames)
     ])  # fmt: skip
-    want, *branches = _suppressor_reference(output, echo_estimate, residual_power, 1.3, size)
+    want, *branches = _suppressor_reference(output, echo_estimate, residual_power, 1.3, size, sample_rate=8000)
     assert all(0 < np.mean(taken) < 1 for taken in branches), [np.mean(taken) for taken in branches]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
 

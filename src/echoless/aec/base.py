@@ -112,13 +112,14 @@ class StreamingCanceller:
         output lags the input by one frame.
     highpass_hz : float
         Cut-off of the input high-pass on both signals
-        (:class:`echoless.aec.highpass.HighPass`), default 10 Hz; ``0`` turns it off.
+        (:class:`echoless.aec.highpass.HighPass`), default 20 Hz; ``0`` turns it off.
     low_cut_hz : float, optional
         Cut-off of the suppressor's zero-phase low cut on the output
         (:func:`echoless.aec.postfilter.low_cut_gains`), default
         :data:`echoless.aec.postfilter.LOW_CUT_HZ` (80 Hz); ``0`` turns it
         off. Applied by the suppressor: with ``postfilter=0`` the output is
-        the linear filter's, not shaped.
+        the linear filter's, not shaped. Independent of ``highpass_hz``: for a
+        full-band output pass ``low_cut_hz=0`` too.
     drift_compensation : bool
         With ``delay="auto"``: estimate the clock drift between reference and
         microphone and resample the reference to follow it
@@ -188,6 +189,10 @@ class StreamingCanceller:
             self._initial_filter = taps.copy()
             self._load_filter(taps)
         self._postfilter = None
+        if low_cut_hz is not None:
+            from echoless.aec.postfilter import check_low_cut
+
+            check_low_cut(low_cut_hz, self.sample_rate)
         strength = check_positive_float(postfilter, "postfilter", allow_zero=True)
         if strength > 0:
             from echoless.aec.postfilter import ResidualEchoSuppressor
@@ -199,11 +204,13 @@ class StreamingCanceller:
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
         # with the suppressor's zero-phase low cut in charge of the output's low end, the output
         # stage undoes the input high-pass, whose phase would otherwise cost the near end
-        self._undo = (
-            HighPassUndo(self.sample_rate, self.highpass_hz)
-            if self._postfilter is not None and self._postfilter.low_cut_hz > 0 and self.highpass_hz > 0
-            else None
+        # (only a cut-off the low cut covers: see echoless.aec.highpass)
+        undone = (
+            self._postfilter is not None
+            and self._postfilter.low_cut_active
+            and 0 < self.highpass_hz <= self._postfilter.low_cut_hz
         )
+        self._undo = HighPassUndo(self.sample_rate, self.highpass_hz) if undone else None
         # one second-order section for both signals, its states, and the high-passed frames
         self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
         self._highpass_steady = steady_state(self._highpass) if self.highpass_hz > 0 else np.empty(0)

@@ -24,8 +24,12 @@ residual-echo suppressor is on, and with it its zero-phase low cut (see
 :mod:`echoless.aec.postfilter`), which then takes over the output's low end,
 the canceller undoes the high-pass on its output (:class:`HighPassUndo`, on
 the output and the echo estimate, before the suppressor): what is left of
-it is a DC blocker at a quarter of the cut-off (:data:`UNDO_RATIO`), whose
-phase costs the voice band little. Measured on the tuning scenes of
+it is a DC blocker with its double pole at a quarter of the cut-off
+(:data:`UNDO_RATIO`; at the default 20 Hz: -6 dB at 5 Hz, -3 dB at 7.8 Hz),
+whose phase costs the voice band little. Only a cut-off at or below the low
+cut's is undone (above it, the undo would restore what the low cut then
+leaves), and only while the low cut is active (not at ``low_cut_hz=0`` nor
+with frames too short to resolve it). Measured on the tuning scenes of
 ``benchmarks/bench_aec.py``, double-talk SI-SNR rose from 15.0 to 16.7 dB
 (medians, with the low cut); a lone talker, above 200 Hz, from 22.0 to
 31.0 dB (``tests/aec/test_robustness.py``). The undo cannot be exact (that
@@ -33,7 +37,10 @@ would put its poles on the unit circle) and should not come closer: it
 amplifies by up to :data:`UNDO_RATIO` squared whatever the filter does below
 the cut-off, where nothing constrains it (undone to 3 Hz, 10 Hz rumble with
 ``highpass_hz=60`` cost 9.8 dB of ERLE, against 1.7 at a quarter). With
-``postfilter=0`` the output stays high-passed.
+``postfilter=0`` the output stays high-passed. The undo's state is kept
+through the canceller's safety resets (its input stays continuous: a reset
+filter passes the microphone through; clearing it measured no better) and
+cleared only where the suppressor's spectra overflowed.
 
 The filter still adapts on high-passed signals, so the cut-off only sets
 what reaches the filter: at 20 Hz a DC offset is removed entirely, rumble is
@@ -49,12 +56,12 @@ import numpy as np
 from scipy import signal
 
 from echoless._jit import kernel
-from echoless._validation import check_positive_float
+from echoless._validation import check_positive_float, check_positive_int
 
 #: Default cut-off of the input high-pass, Hz (-3 dB; 12 dB per octave below; see the module notes).
 DEFAULT_CUTOFF_HZ = 20.0
-#: :class:`HighPassUndo` leaves a DC blocker at the high-pass's cut-off over this ratio: it then
-#: amplifies nothing by more than its square (24 dB; see the module notes).
+#: :class:`HighPassUndo` leaves a DC blocker at the high-pass's cut-off over this ratio: for
+#: cut-offs far below the Nyquist frequency it then amplifies by at most about its square (24 dB).
 UNDO_RATIO = 4.0
 
 
@@ -110,8 +117,12 @@ class HighPassUndo:
     :math:`H(z) = g\,(1 - z^{-1})^2 / A(z)` is the high-pass of
     :func:`design` and :math:`\rho = e^{-2\pi f_0 / f_s}`, :math:`f_0` the cut-off over
     :data:`UNDO_RATIO`, so that :math:`C H = (1 - z^{-1})^2 / (1 - \rho z^{-1})^2`:
-    a DC blocker with its double pole at :math:`f_0` (the exact inverse would
-    have it on the unit circle).
+    a DC blocker with its double pole at :math:`f_0` (-6 dB there, -3 dB at
+    :math:`1.55 f_0`; the exact inverse would have the pole on the unit
+    circle). For cut-offs far below the Nyquist frequency (the canceller undoes
+    only cut-offs up to the suppressor's low cut, 80 Hz by default) :math:`C`
+    amplifies by at most about :data:`UNDO_RATIO` squared; closer to it, the
+    bilinear transform's warping makes that more.
 
     Parameters
     ----------
@@ -125,23 +136,48 @@ class HighPassUndo:
     Raises
     ------
     ValueError
-        If ``cutoff_hz`` is not below ``sample_rate / 2``.
+        If ``cutoff_hz`` is not positive or not below ``sample_rate / 2``, or
+        ``n_signals`` is not positive.
     """
 
     def __init__(self, sample_rate: int, cutoff_hz: float, n_signals: int = 2) -> None:
+        cutoff_hz = check_positive_float(cutoff_hz, "highpass_hz")
         pole = np.exp(-2 * np.pi * cutoff_hz / UNDO_RATIO / sample_rate)
         self._sos = undo_design(design(sample_rate, cutoff_hz), pole)
-        self._states = np.zeros((n_signals, 2))
+        self._states = np.zeros((check_positive_int(n_signals, "n_signals"), 2))
 
-    def reset(self) -> None:
-        """Forget the signals' history."""
-        self._states[:] = 0.0
+    def reset(self, signal_index: int | None = None) -> None:
+        """Forget the history of signal ``signal_index``, or of every signal (the default)."""
+        self._states[slice(None) if signal_index is None else self._row(signal_index)] = 0.0
 
     def process(self, frame: np.ndarray, signal_index: int) -> np.ndarray:
-        """Signal ``signal_index``'s next frame, undone (a new float64 array of the same shape)."""
+        """Undo the high-pass on one signal's next frame.
+
+        Parameters
+        ----------
+        frame : numpy.ndarray, shape (n,), float64
+            The next samples of the high-passed signal.
+        signal_index : int
+            Which signal, ``0 <= signal_index < n_signals`` (each has its own state).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,), float64
+            A new array.
+
+        Raises
+        ------
+        ValueError
+            If ``signal_index`` is out of range.
+        """
         out = np.empty(len(frame))
-        biquad(self._sos, frame, out, self._states[signal_index])
+        biquad(self._sos, frame, out, self._states[self._row(signal_index)])
         return out
+
+    def _row(self, signal_index: int) -> int:
+        if not 0 <= signal_index < len(self._states):
+            raise ValueError(f"signal_index={signal_index} is not in [0, {len(self._states)})")
+        return signal_index
 
 
 def undo_design(highpass: np.ndarray, pole: float) -> np.ndarray:

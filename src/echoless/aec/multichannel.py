@@ -293,8 +293,9 @@ class MultichannelPFDKF(PFDKF):
                     outs[m] = filtered
                 else:  # its spectra overflowed (input near 1e150)
                     suppressor.reset()
-                    if self._undo is not None:
-                        self._undo.reset()
+                    if self._undo is not None:  # this microphone's output and echo estimate
+                        self._undo.reset(2 * m)
+                        self._undo.reset(2 * m + 1)
                     self.n_resets += 1
         self.n_frames += 1
         return np.ascontiguousarray(outs.T)
