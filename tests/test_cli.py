@@ -68,6 +68,20 @@ def test_cancel_streaming_writes_the_near_end_and_prints_erle_and_speed(recordin
     assert len(estimate) == len(read_audio(mic_path))
 
 
+def test_cancel_highpass_and_low_cut_options_reach_the_canceller(recording, tmp_path, capsys):
+    # --highpass 0 --low-cut 0: the full-band pipeline, as the library runs it with those options
+    from echoless.aec import cancel
+
+    mic_path, ref_path = recording
+    out = tmp_path / "full_band.wav"
+    args = ["cancel", str(mic_path), str(ref_path), "-o", str(out), "--float", "--highpass", "0", "--low-cut", "0"]
+    assert main(args) == 0
+    mic, ref = read_audio(mic_path), read_audio(ref_path)
+    expected = cancel(mic, ref, sample_rate=SAMPLE_RATE, highpass_hz=0, low_cut_hz=0)
+    np.testing.assert_allclose(read_audio(out), expected, rtol=0, atol=1e-6)  # float32 file
+    assert np.max(np.abs(expected - cancel(mic, ref, sample_rate=SAMPLE_RATE))) > 1e-3  # not the default
+
+
 def test_cancel_offline_least_squares_with_echo_out(recording, tmp_path, capsys):
     mic_path, ref_path = recording
     near_path, echo_path = tmp_path / "near.wav", tmp_path / "echo.wav"
@@ -92,6 +106,8 @@ def test_cancel_offline_least_squares_with_echo_out(recording, tmp_path, capsys)
         (lambda tmp: (_stereo(tmp / "stereo.wav"), ["--method", "nlms"]), "no multichannel version"),
         (lambda tmp: (None, ["--postfilter", "1", "--method", "waveform_ls"]), "streaming"),
         (lambda tmp: (None, ["--filter-ms", "-3"]), "filter_ms"),
+        (lambda tmp: (None, ["--low-cut", "-1"]), "low_cut_hz"),
+        (lambda tmp: (None, ["--highpass", "9000"]), "highpass_hz=9000"),
     ],
 )
 def test_cancel_bad_input_exits_2_with_one_line(recording, tmp_path, capsys, make_bad, message):

@@ -137,6 +137,12 @@ def _add_canceller_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postfilter", type=float, metavar="STRENGTH",
                         help="residual-echo suppressor strength, 0 = off; more removes more echo and more near end; "
                         "streaming methods only (default: the canceller's, 1.5)")
+    parser.add_argument("--highpass", type=float, metavar="HZ", dest="highpass_hz",
+                        help="cut-off of the input high-pass on MIC and REF, 0 = off; streaming methods "
+                        "(default: 20)")
+    parser.add_argument("--low-cut", type=float, metavar="HZ", dest="low_cut_hz",
+                        help="cut-off of the suppressor's zero-phase low cut, 0 = off (with --highpass 0: a "
+                        "full-band output, for music); streaming methods (default: 80)")
     parser.add_argument("--drift", action="store_const", const=True, dest="drift_compensation",
                         help="estimate and follow clock drift between REF and MIC (two sound cards); "
                         "streaming methods, with the delay search")
@@ -277,7 +283,8 @@ def _add_live_parser(commands) -> None:
 def _options(args: argparse.Namespace, sample_rate: int) -> dict:
     """The canceller options given on the command line (the others keep the library's defaults)."""
     options = {"filter_ms": args.filter_ms, "postfilter": args.postfilter, "n_steps": args.steps,
-               "drift_compensation": args.drift_compensation}
+               "drift_compensation": args.drift_compensation, "highpass_hz": args.highpass_hz,
+               "low_cut_hz": args.low_cut_hz}
     if args.delay is not None:
         options["delay"] = args.delay if args.delay == "auto" else round(args.delay * sample_rate / 1000.0)
     return {key: value for key, value in options.items() if value is not None}

@@ -139,7 +139,7 @@ def test_highpass_matches_scipy_across_frames():
     sos = signal.butter(2, 60.0, "highpass", fs=RATE, output="sos")
     expected = signal.sosfilt(sos, x, zi=signal.sosfilt_zi(sos) * x[0])[0]  # started at the first sample
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="below the Nyquist"):
+    with pytest.raises(ValueError, match="below 8000 Hz, the Nyquist frequency"):
         HighPass(RATE, 9000.0)
 
 
@@ -172,11 +172,30 @@ def test_highpass_undo_names_bad_arguments():
 
     with pytest.raises(ValueError, match="highpass_hz must be finite and > 0"):
         HighPassUndo(RATE, 0.0)
-    with pytest.raises(ValueError, match="below the Nyquist"):
+    with pytest.raises(ValueError, match="below 8000 Hz, the Nyquist frequency of the 16000 Hz band"):
         HighPassUndo(RATE, 9000.0)
+    with pytest.raises(ValueError, match="sample_rate must be >= 1"):
+        HighPassUndo(0, 20.0)
+    with pytest.raises(TypeError, match="sample_rate must be an integer"):
+        HighPassUndo("16000", 20.0)
     undo = HighPassUndo(RATE, 20.0, n_signals=2)
-    with pytest.raises(ValueError, match=r"signal_index=2 is not in \[0, 2\)"):
-        undo.process(np.zeros(160), 2)
+    for index in (2, -1, 1.0, True):
+        with pytest.raises(ValueError, match=r"is not an integer in \[0, 2\)"):
+            undo.process(np.zeros(160), index)
+    with pytest.raises(ValueError, match=r"frame must be one-dimensional, got shape \(2, 80\)"):
+        undo.process(np.zeros((2, 80)), 0)
+
+
+def test_highpass_is_undone_only_where_the_undo_stays_bounded():
+    """Near the Nyquist frequency the bilinear transform's warping makes the undo's gain far more
+    than UNDO_RATIO^2 (measured 91 dB at 7.9 kHz on 16 kHz): such a high-pass is not undone."""
+    from echoless.aec import make_canceller
+    from echoless.aec.highpass import UNDO_MAX_GAIN, HighPassUndo
+
+    assert HighPassUndo(RATE, 7000.0).max_gain > 10 * UNDO_MAX_GAIN  # measured 409 (52 dB)
+    assert make_canceller("pfdkf", RATE, highpass_hz=7000.0, low_cut_hz=7500.0)._undo is None
+    assert make_canceller("pfdkf", RATE, highpass_hz=80.0)._undo is not None  # up to the low cut's 80 Hz
+    assert make_canceller("pfdkf", RATE, highpass_hz=81.0)._undo is None
 
 
 def test_reset_gives_the_output_of_a_fresh_canceller():

@@ -60,13 +60,15 @@ dominates a 10 ms frame in Python.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from echoless._jit import kernel
 from echoless._frames import check_frame, raise_not_finite
 from echoless._validation import as_signal, check_delay, check_positive_float, check_positive_int
-from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, HighPassUndo, design, filter_frame, steady_state
+from echoless.aec.highpass import DEFAULT_CUTOFF_HZ, UNDO_MAX_GAIN, HighPassUndo, design, filter_frame, steady_state
 
 #: Default echo-path length when neither ``filter_length`` nor ``filter_ms`` is given.
 DEFAULT_FILTER_MS = 250.0
@@ -119,7 +121,12 @@ class StreamingCanceller:
         :data:`echoless.aec.postfilter.LOW_CUT_HZ` (80 Hz); ``0`` turns it
         off. Applied by the suppressor: with ``postfilter=0`` the output is
         the linear filter's, not shaped. Independent of ``highpass_hz``: for a
-        full-band output pass ``low_cut_hz=0`` too.
+        full-band output pass ``low_cut_hz=0`` too. The suppressor's bins,
+        ``sample_rate / (2 * frame_size)`` apart, resolve a cut-off of at
+        least half their spacing (25 Hz with 10 ms frames; the
+        default 80 Hz needs frames of at least 50 samples at 16 kHz); below
+        that the low cut is off, with a ``UserWarning`` when ``low_cut_hz``
+        was given.
     drift_compensation : bool
         With ``delay="auto"``: estimate the clock drift between reference and
         microphone and resample the reference to follow it
@@ -190,9 +197,18 @@ class StreamingCanceller:
             self._load_filter(taps)
         self._postfilter = None
         if low_cut_hz is not None:
-            from echoless.aec.postfilter import check_low_cut
+            from echoless.aec.postfilter import check_low_cut, low_cut_gains
 
             check_low_cut(low_cut_hz, self.sample_rate)
+            unresolved = np.all(low_cut_gains(self.frame_size, self.sample_rate, low_cut_hz) == 1)
+            if postfilter and low_cut_hz > 0 and unresolved:
+                spacing = self.sample_rate / (2 * self.frame_size)
+                warnings.warn(
+                    f"low_cut_hz={low_cut_hz:g} is below {spacing / 2:g} Hz, half the {spacing:g} Hz spacing of the "
+                    f"suppressor's bins at frame_size={self.frame_size}: the low cut cannot be resolved and is off",
+                    UserWarning,
+                    stacklevel=2,
+                )
         strength = check_positive_float(postfilter, "postfilter", allow_zero=True)
         if strength > 0:
             from echoless.aec.postfilter import ResidualEchoSuppressor
@@ -204,13 +220,15 @@ class StreamingCanceller:
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
         # with the suppressor's zero-phase low cut in charge of the output's low end, the output
         # stage undoes the input high-pass, whose phase would otherwise cost the near end
-        # (only a cut-off the low cut covers: see echoless.aec.highpass)
+        # (only a cut-off the low cut covers, and where the undo stays bounded: see echoless.aec.highpass)
         undone = (
             self._postfilter is not None
             and self._postfilter.low_cut_active
             and 0 < self.highpass_hz <= self._postfilter.low_cut_hz
         )
         self._undo = HighPassUndo(self.sample_rate, self.highpass_hz) if undone else None
+        if self._undo is not None and self._undo.max_gain > UNDO_MAX_GAIN:
+            self._undo = None
         # one second-order section for both signals, its states, and the high-passed frames
         self._highpass = design(self.sample_rate, self.highpass_hz) if self.highpass_hz > 0 else np.empty(0)
         self._highpass_steady = steady_state(self._highpass) if self.highpass_hz > 0 else np.empty(0)
