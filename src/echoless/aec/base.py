@@ -196,19 +196,10 @@ class StreamingCanceller:
             self._initial_filter = taps.copy()
             self._load_filter(taps)
         self._postfilter = None
-        if low_cut_hz is not None:
-            from echoless.aec.postfilter import check_low_cut, low_cut_gains
+        if low_cut_hz is not None:  # checked even where no suppressor will apply it
+            from echoless.aec.postfilter import check_low_cut
 
             check_low_cut(low_cut_hz, self.sample_rate)
-            unresolved = np.all(low_cut_gains(self.frame_size, self.sample_rate, low_cut_hz) == 1)
-            if postfilter and low_cut_hz > 0 and unresolved:
-                spacing = self.sample_rate / (2 * self.frame_size)
-                warnings.warn(
-                    f"low_cut_hz={low_cut_hz:g} is below {spacing / 2:g} Hz, half the {spacing:g} Hz spacing of the "
-                    f"suppressor's bins at frame_size={self.frame_size}: the low cut cannot be resolved and is off",
-                    UserWarning,
-                    stacklevel=2,
-                )
         strength = check_positive_float(postfilter, "postfilter", allow_zero=True)
         if strength > 0:
             from echoless.aec.postfilter import ResidualEchoSuppressor
@@ -217,6 +208,14 @@ class StreamingCanceller:
                 self.frame_size, strength=strength, sample_rate=self.sample_rate,
                 **({} if low_cut_hz is None else {"low_cut_hz": low_cut_hz}),
             )
+            if low_cut_hz is not None and low_cut_hz > 0 and not self._postfilter.low_cut_active:
+                spacing = self.sample_rate / (2 * self.frame_size)
+                warnings.warn(
+                    f"low_cut_hz={low_cut_hz:g} is below {spacing / 2:g} Hz, half the {spacing:g} Hz spacing of the "
+                    f"suppressor's bins at frame_size={self.frame_size}: the low cut cannot be resolved and is off",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.highpass_hz = check_positive_float(highpass_hz, "highpass_hz", allow_zero=True)
         # with the suppressor's zero-phase low cut in charge of the output's low end, the output
         # stage undoes the input high-pass, whose phase would otherwise cost the near end
